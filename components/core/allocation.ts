@@ -1,0 +1,224 @@
+/**
+ * Which GPUs of a node each pod holds: the pod's GPU demand by Kubernetes' rules for init containers
+ * and sidecars, and a stable assignment of free GPUs to pods. Pure functions: the same pods and the
+ * same previous assignment always give the same result, so a restarted status-updater rebuilds exactly
+ * the assignment it had.
+ *
+ * @module
+ */
+import type { GpuHolder, NodeGpuDevice, UtilizationRange } from "./node_state.ts";
+
+/** The resource name of a whole GPU. */
+export const GPU_RESOURCE = "nvidia.com/gpu";
+
+/** The parts of a container that GPU assignment reads. */
+export interface ContainerLike {
+  /** Container name. */
+  name: string;
+  /** `Always` marks an init container as a sidecar. */
+  restartPolicy?: string;
+  /** Resource requests and limits. */
+  resources?: { limits?: Record<string, string | number>; requests?: Record<string, string | number> };
+}
+
+/** The parts of a pod that GPU assignment reads (a subset of core/v1 Pod). */
+export interface PodLike {
+  /** Pod metadata. */
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    creationTimestamp?: string | Date;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string | Date;
+  };
+  /** Pod spec. */
+  spec?: { nodeName?: string; containers?: ContainerLike[]; initContainers?: ContainerLike[] };
+  /** Pod status. */
+  status?: { phase?: string };
+}
+
+/** How many GPUs one container uses and how it runs. */
+export interface ContainerDemand {
+  /** Container name. */
+  container: string;
+  /** GPUs the container asks for. */
+  count: number;
+  /** `init` runs before the app containers, `sidecar` alongside them, `app` is a regular container. */
+  kind: "init" | "sidecar" | "app";
+}
+
+/** A pod's GPU demand: the effective pod total and each container's part, in start order. */
+export interface PodDemand {
+  /** GPUs the pod holds while it runs (what the scheduler reserves). */
+  total: number;
+  /** Containers asking for GPUs, init containers (and sidecars) first, in spec order. */
+  containers: ContainerDemand[];
+}
+
+/** A pod that could not get all the GPUs it asks for. */
+export interface UnsatisfiedPod {
+  /** `namespace/name` of the pod. */
+  pod: string;
+  /** GPUs the pod asks for. */
+  needed: number;
+  /** GPUs it holds. */
+  held: number;
+}
+
+/** Result of {@link assignGpus}. */
+export interface Assignment {
+  /** The node's devices with their new holders. */
+  devices: NodeGpuDevice[];
+  /** Pods asking for more GPUs than are free (the node is over-committed, e.g. after its pool shrank). */
+  unsatisfied: UnsatisfiedPod[];
+}
+
+/** Options of {@link assignGpus}. */
+export interface AssignOptions {
+  /** Resource name to read from container limits. @default "nvidia.com/gpu" */
+  resource?: string;
+  /** The simulated utilization of a pod's GPUs, if it has one. */
+  utilizationOf?: (pod: PodLike) => UtilizationRange | undefined;
+}
+
+function containerCount(container: ContainerLike, resource: string): number {
+  const raw = container.resources?.limits?.[resource] ?? container.resources?.requests?.[resource];
+  if (raw === undefined) return 0;
+  const count = typeof raw === "number" ? raw : Number.parseInt(String(raw), 10);
+  return Number.isFinite(count) && count > 0 ? Math.floor(count) : 0;
+}
+
+/**
+ * A pod's GPU demand by Kubernetes' effective-request rule: the larger of (app containers plus
+ * sidecars) and, for each regular init container, its own request plus the sidecars started before it.
+ */
+export function podGpuDemand(pod: PodLike, resource: string = GPU_RESOURCE): PodDemand {
+  const containers: ContainerDemand[] = [];
+  let sidecars = 0;
+  let initPeak = 0;
+  for (const c of pod.spec?.initContainers ?? []) {
+    const count = containerCount(c, resource);
+    if (c.restartPolicy === "Always") {
+      sidecars += count;
+      if (count > 0) containers.push({ container: c.name, count, kind: "sidecar" });
+    } else {
+      initPeak = Math.max(initPeak, sidecars + count);
+      if (count > 0) containers.push({ container: c.name, count, kind: "init" });
+    }
+  }
+  let apps = 0;
+  for (const c of pod.spec?.containers ?? []) {
+    const count = containerCount(c, resource);
+    apps += count;
+    if (count > 0) containers.push({ container: c.name, count, kind: "app" });
+  }
+  return { total: Math.max(initPeak, sidecars + apps), containers };
+}
+
+/** Whether a pod still holds its resources: bound and not finished (a terminating pod still holds them). */
+export function podHoldsResources(pod: PodLike): boolean {
+  const phase = pod.status?.phase;
+  return Boolean(pod.spec?.nodeName) && phase !== "Succeeded" && phase !== "Failed";
+}
+
+function podKey(pod: PodLike): string {
+  return `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
+}
+
+function creationOrder(a: PodLike, b: PodLike): number {
+  const ta = String(a.metadata?.creationTimestamp ?? "");
+  const tb = String(b.metadata?.creationTimestamp ?? "");
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return podKey(a) < podKey(b) ? -1 : podKey(a) > podKey(b) ? 1 : 0;
+}
+
+/**
+ * Which container uses each of a pod's GPUs (given in index order): sidecars and app containers get
+ * disjoint GPUs; an init container reuses the GPUs after those of the sidecars started before it.
+ */
+export function containerForEachGpu(demand: PodDemand, gpuCount: number): string[] {
+  const owners: (string | undefined)[] = new Array(gpuCount).fill(undefined);
+  let next = 0;
+  let sidecarsSoFar = 0;
+  const initUses: Array<{ container: string; from: number; count: number }> = [];
+  for (const c of demand.containers) {
+    if (c.kind === "init") {
+      initUses.push({ container: c.container, from: sidecarsSoFar, count: c.count });
+      continue;
+    }
+    for (let i = 0; i < c.count && next < gpuCount; i++) owners[next++] = c.container;
+    if (c.kind === "sidecar") sidecarsSoFar += c.count;
+  }
+  for (const use of initUses) {
+    for (let i = use.from; i < use.from + use.count && i < gpuCount; i++) owners[i] ??= use.container;
+  }
+  const fallback = demand.containers[0]?.container ?? "";
+  return owners.map((o) => o ?? fallback);
+}
+
+/**
+ * Assigns the node's GPUs to the pods bound to it. Pods keep the GPUs they already hold; GPUs of pods
+ * that are gone or finished are freed; pods still short get the free GPUs with the lowest indexes, oldest
+ * pod first. A pod that cannot get all its GPUs gets none beyond what it holds and is reported.
+ */
+export function assignGpus(
+  devices: NodeGpuDevice[],
+  pods: PodLike[],
+  options: AssignOptions = {},
+): Assignment {
+  const resource = options.resource ?? GPU_RESOURCE;
+  const active = pods
+    .filter(podHoldsResources)
+    .map((pod) => ({ pod, demand: podGpuDemand(pod, resource) }))
+    .filter((p) => p.demand.total > 0 && p.pod.metadata?.uid)
+    .sort((a, b) => creationOrder(a.pod, b.pod));
+  const byUid = new Map(active.map((p) => [p.pod.metadata!.uid!, p]));
+
+  const held = new Map<string, number[]>();
+  const owner: (string | undefined)[] = devices.map((d) => {
+    const uid = d.holder?.podUid;
+    const entry = uid === undefined ? undefined : byUid.get(uid);
+    if (!entry || (held.get(uid!)?.length ?? 0) >= entry.demand.total) return undefined;
+    held.set(uid!, [...(held.get(uid!) ?? []), d.index]);
+    return uid;
+  });
+
+  const unsatisfied: UnsatisfiedPod[] = [];
+  for (const { pod, demand } of active) {
+    const uid = pod.metadata!.uid!;
+    const mine = held.get(uid) ?? [];
+    const missing = demand.total - mine.length;
+    if (missing <= 0) continue;
+    const free = devices.map((d, i) => owner[i] === undefined ? i : -1).filter((i) => i >= 0);
+    if (free.length < missing) {
+      unsatisfied.push({ pod: podKey(pod), needed: demand.total, held: mine.length });
+      continue;
+    }
+    for (const i of free.slice(0, missing)) owner[i] = uid;
+    held.set(uid, [...mine, ...free.slice(0, missing).map((i) => devices[i].index)]);
+  }
+
+  const holders = new Map<number, GpuHolder>();
+  for (const [uid, indexes] of held) {
+    const { pod, demand } = byUid.get(uid)!;
+    const sorted = [...indexes].sort((a, b) => a - b);
+    const containers = containerForEachGpu(demand, sorted.length);
+    const utilization = options.utilizationOf?.(pod);
+    sorted.forEach((index, n) => {
+      holders.set(index, {
+        namespace: pod.metadata?.namespace ?? "",
+        pod: pod.metadata?.name ?? "",
+        podUid: uid,
+        container: containers[n],
+        ...(utilization ? { utilization } : {}),
+      });
+    });
+  }
+  const result = devices.map((d) => {
+    const { holder: _old, ...identity } = d;
+    const holder = holders.get(d.index);
+    return holder ? { ...identity, holder } : identity;
+  });
+  return { devices: result, unsatisfied };
+}

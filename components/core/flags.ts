@@ -1,0 +1,120 @@
+/**
+ * Command-line flags for roles: `--name value`, `--name=value` and bare `--flag` booleans, each with an
+ * environment fallback `FAKEGPU_<NAME>`, validated with a zod schema so an error names the flag.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** Thrown for a bad command line; `main.ts` prints it with the usage and exits with code 2. */
+export class UsageError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** One flag of a role. */
+export interface FlagSpec {
+  /** Flag name without dashes, kebab-case, e.g. `node-scope`. */
+  name: string;
+  /** One-line description for `--help`. */
+  description: string;
+  /** A boolean flag takes no value (`--leader-elect`, `--leader-elect=false`). */
+  boolean?: boolean;
+  /** Default shown in `--help` (the schema applies the real default). */
+  defaultText?: string;
+}
+
+/** Options of {@link parseFlags}. */
+export interface ParseFlagsOptions {
+  /** Environment to read fallbacks from. @default Deno.env.toObject() */
+  env?: Record<string, string>;
+}
+
+/** Converts `node-scope` to `nodeScope`. */
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Environment variable that backs a flag: `node-scope` → `FAKEGPU_NODE_SCOPE`. */
+export function flagEnvName(name: string): string {
+  return `FAKEGPU_${name.toUpperCase().replaceAll("-", "_")}`;
+}
+
+function readEnv(): Record<string, string> {
+  try {
+    return Deno.env.toObject();
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Parses `args` against the flag specs, fills unset flags from `FAKEGPU_<NAME>` environment variables
+ * and validates the result with `schema` (whose keys are the camelCase flag names).
+ */
+export function parseFlags<S extends z.ZodType>(
+  args: string[],
+  specs: FlagSpec[],
+  schema: S,
+  options: ParseFlagsOptions = {},
+): z.infer<S> {
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const raw: Record<string, string | boolean> = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const match = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
+    if (!match) throw new UsageError(`Unexpected argument "${arg}"`);
+    const [, name, inline] = match;
+    const spec = byName.get(name);
+    if (!spec) throw new UsageError(`Unknown flag "--${name}"`);
+    if (spec.boolean) {
+      if (inline !== undefined && inline !== "true" && inline !== "false") {
+        throw new UsageError(`--${name}: expected true or false, got "${inline}"`);
+      }
+      raw[camel(name)] = inline !== "false";
+    } else if (inline !== undefined) {
+      raw[camel(name)] = inline;
+    } else {
+      const value = args[i + 1];
+      if (value === undefined || value.startsWith("--")) throw new UsageError(`--${name}: expected a value`);
+      raw[camel(name)] = value;
+      i++;
+    }
+  }
+  const env = options.env ?? readEnv();
+  for (const spec of specs) {
+    const key = camel(spec.name);
+    const fromEnv = env[flagEnvName(spec.name)];
+    if (raw[key] === undefined && fromEnv !== undefined && fromEnv !== "") {
+      raw[key] = spec.boolean ? fromEnv !== "false" : fromEnv;
+    }
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const key = String(issue.path[0] ?? "");
+    const flag = specs.find((s) => camel(s.name) === key)?.name ?? key;
+    throw new UsageError(`--${flag}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+/** Renders flag specs as `--help` lines. */
+export function flagHelp(specs: FlagSpec[]): string {
+  const rows = specs.map((s) => {
+    const left = `  --${s.name}${s.boolean ? "" : " <value>"}`;
+    const def = s.defaultText ? ` (default ${s.defaultText})` : "";
+    return `${left.padEnd(34)} ${s.description}${def} [env ${flagEnvName(s.name)}]`;
+  });
+  return rows.join("\n");
+}
+
+/** Prints a role's flag help when `args` ask for it (`--help` or `-h`); returns whether it did. */
+export function printHelpIfAsked(role: string, args: string[], specs: FlagSpec[]): boolean {
+  if (!args.includes("--help") && !args.includes("-h")) return false;
+  console.log(`Usage: fakegpu ${role} [flags]\n\nFlags:\n${flagHelp(specs)}`);
+  return true;
+}

@@ -1,0 +1,153 @@
+/**
+ * A live view of the simulated fleet shared by the node-facing roles: the topology, every Node and every
+ * node-state ConfigMap, kept current by watches. It tells the role which node to look at again whenever
+ * something about that node changes, and only after everything has been listed once.
+ *
+ * @module
+ */
+import type { ClusterTopology } from "./model.ts";
+import {
+  type NodeGpuState,
+  STATE_NODE_ANNOTATION,
+  STATE_SELECTOR,
+  stateFromConfigMap,
+} from "./node_state.ts";
+import { log } from "./log.ts";
+import type { KubeClient, KubeObject } from "./kube/client.ts";
+import { startReflector } from "./kube/reflector.ts";
+import { watchTopology } from "./topology_source.ts";
+
+/** Annotation marking a KWOK node. */
+export const KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node";
+
+/** Whether a node is a KWOK node (annotation `kwok.x-k8s.io/node: fake`). */
+export function isKwokNode(node: { metadata?: { annotations?: Record<string, string> } }): boolean {
+  return node.metadata?.annotations?.[KWOK_NODE_ANNOTATION] === "fake";
+}
+
+/** A Node as the roles read it. */
+export interface NodeObject extends KubeObject {
+  /** Node status (capacity and allocatable are what the device plugin writes). */
+  status?: { capacity?: Record<string, string>; allocatable?: Record<string, string>; [k: string]: unknown };
+}
+
+/** A ConfigMap as the roles read it. */
+export interface ConfigMapObject extends KubeObject {
+  /** ConfigMap data. */
+  data?: Record<string, string>;
+}
+
+/** A node's state ConfigMap and what it holds. */
+export interface StateEntry {
+  /** The ConfigMap. */
+  configMap: ConfigMapObject;
+  /** The decoded state; undefined when the ConfigMap's data is invalid. */
+  state?: NodeGpuState;
+}
+
+/** Options of {@link watchFleet}. */
+export interface FleetWatchOptions {
+  /** fakegpu's namespace (state ConfigMaps, topology ConfigMap). */
+  namespace: string;
+  /** Topology ConfigMap name. */
+  topologyConfigMap: string;
+  /** Topology file used instead of the ConfigMap. */
+  topologyFile?: string;
+  /** Stops every watch. */
+  signal: AbortSignal;
+  /** Role name for Events. */
+  component: string;
+  /** Called with a node name whenever the node, its state or the topology changes (after `ready`). */
+  onNodeChanged: (node: string) => void;
+}
+
+/** The live fleet view. */
+export interface FleetWatch {
+  /** Resolves once the topology is known and nodes and states have been listed. */
+  readonly ready: Promise<void>;
+  /** The current topology (valid after `ready`). */
+  topology(): ClusterTopology;
+  /** A node by name. */
+  node(name: string): NodeObject | undefined;
+  /** A node's state ConfigMap, if any. */
+  state(name: string): StateEntry | undefined;
+  /** Every node that exists or has a state. */
+  nodeNames(): string[];
+}
+
+/** Starts watching topology, Nodes and state ConfigMaps. */
+export function watchFleet(client: KubeClient, options: FleetWatchOptions): FleetWatch {
+  const { signal, namespace } = options;
+  let topology: ClusterTopology | undefined;
+  let isReady = false;
+  const states = new Map<string, StateEntry>();
+  const changed = (name: string | undefined) => {
+    if (isReady && name) options.onNodeChanged(name);
+  };
+
+  const nodes = startReflector<NodeObject>(client, {
+    name: "nodes",
+    path: "/api/v1/nodes",
+    signal,
+    onChange: (change) => {
+      if (change.type !== "synced") changed(change.object.metadata?.name);
+    },
+  });
+  const stateConfigMaps = startReflector<ConfigMapObject>(client, {
+    name: "node-states",
+    path: `/api/v1/namespaces/${namespace}/configmaps`,
+    labelSelector: STATE_SELECTOR,
+    signal,
+    onChange: (change) => {
+      if (change.type === "synced") return;
+      const node = change.object.metadata?.annotations?.[STATE_NODE_ANNOTATION];
+      if (!node) return;
+      if (change.type === "delete") {
+        states.delete(node);
+      } else {
+        states.set(node, decodeEntry(change.object, node));
+      }
+      changed(node);
+    },
+  });
+  const topologyReady = watchTopology(client, {
+    namespace,
+    configMap: options.topologyConfigMap,
+    file: options.topologyFile,
+    signal,
+    component: options.component,
+    onChange: (next) => {
+      topology = next;
+      if (isReady) { for (const name of names()) options.onNodeChanged(name); }
+    },
+  });
+
+  function names(): string[] {
+    return [...new Set([...[...nodes.store.values()].map((n) => n.metadata!.name!), ...states.keys()])];
+  }
+
+  const ready = Promise.all([topologyReady, nodes.synced, stateConfigMaps.synced]).then(() => {
+    isReady = true;
+    for (const name of names()) options.onNodeChanged(name);
+  });
+
+  return {
+    ready,
+    topology: () => {
+      if (!topology) throw new Error("Topology is not loaded yet");
+      return topology;
+    },
+    node: (name) => nodes.store.get(name),
+    state: (name) => states.get(name),
+    nodeNames: names,
+  };
+}
+
+function decodeEntry(configMap: ConfigMapObject, node: string): StateEntry {
+  try {
+    return { configMap, state: stateFromConfigMap(configMap) };
+  } catch (err) {
+    log.warn("node state ConfigMap is invalid; it will be rebuilt", { node, error: err });
+    return { configMap };
+  }
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { findGpuModel } from "./catalogue.ts";
+import { gpuNodeLabels } from "./gfd_labels.ts";
+import type { PoolSpec } from "./model.ts";
+
+const h100: PoolSpec = {
+  name: "h100",
+  model: findGpuModel("NVIDIA-H100-80GB-HBM3")!,
+  gpuCount: 8,
+  driverVersion: "580.105.08",
+  cudaVersion: "13.0",
+  otherResources: {},
+  backend: "fake",
+};
+
+Deno.test("gpuNodeLabels() gives an H100 node GFD's real label values", () => {
+  const labels = gpuNodeLabels({ pool: h100, migStrategy: "none", kwok: true });
+  assert.equal(labels["nvidia.com/gpu.product"], "NVIDIA-H100-80GB-HBM3");
+  assert.equal(labels["nvidia.com/gpu.count"], "8");
+  assert.equal(labels["nvidia.com/gpu.memory"], String(h100.model.memoryMiB));
+  assert.equal(labels["nvidia.com/gpu.family"], "hopper");
+  assert.equal(labels["nvidia.com/gpu.compute.major"], "9");
+  assert.equal(labels["nvidia.com/gpu.compute.minor"], "0");
+  assert.equal(labels["nvidia.com/cuda.driver-version.full"], "580.105.08");
+  assert.equal(labels["nvidia.com/cuda.driver-version.revision"], "08");
+  assert.equal(labels["nvidia.com/cuda.runtime-version.full"], "13.0");
+  assert.equal(labels["nvidia.com/gpu.replicas"], "1");
+  assert.equal(labels["nvidia.com/gpu.sharing-strategy"], "none");
+  assert.equal(labels["nvidia.com/gpu.mode"], "compute");
+  assert.equal(labels["nvidia.com/mig.capable"], "true");
+  assert.equal(labels["nvidia.com/gpu.present"], "true");
+  assert.equal(labels["nvidia.com/mig.strategy"], undefined);
+});
+
+Deno.test("gpuNodeLabels() marks per-node DaemonSets only on real nodes and names the MIG strategy", () => {
+  const kwok = gpuNodeLabels({ pool: h100, migStrategy: "mixed", kwok: true });
+  const real = gpuNodeLabels({ pool: h100, migStrategy: "mixed", kwok: false });
+  assert.equal(kwok["nvidia.com/gpu.deploy.device-plugin"], undefined);
+  assert.equal(real["nvidia.com/gpu.deploy.device-plugin"], "true");
+  assert.equal(kwok["nvidia.com/mig.strategy"], "mixed");
+});
+
+Deno.test("gpuNodeLabels() values are all valid label values", () => {
+  const l4 = { ...h100, model: findGpuModel("l4")! };
+  for (const [key, value] of Object.entries(gpuNodeLabels({ pool: l4, migStrategy: "none", kwok: false }))) {
+    assert.match(value, /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, key);
+    assert.ok(value.length <= 63, key);
+  }
+  assert.equal(
+    gpuNodeLabels({ pool: l4, migStrategy: "none", kwok: false })["nvidia.com/mig.capable"],
+    "false",
+  );
+});

@@ -1,0 +1,76 @@
+/**
+ * The device plugin for KWOK nodes (node scope `kwok`): one central process that writes each KWOK pool
+ * node's `status.capacity` and `status.allocatable` with server-side apply, from the node's state.
+ *
+ * @module
+ */
+import { isKwokNode, watchFleet } from "../core/fleet_watch.ts";
+import { log } from "../core/log.ts";
+import { ownedMapKeys } from "../core/managed_fields.ts";
+import { WorkQueue } from "../core/work_queue.ts";
+import type { KubeClient } from "../core/kube/client.ts";
+import { advertisementNeedsWrite, desiredResources } from "./reconcile.ts";
+
+/** Field manager of the node status writes. */
+export const DEVICE_PLUGIN_MANAGER = "fakegpu-device-plugin";
+
+/** Options of {@link runKwokDevicePlugin}. */
+export interface KwokDevicePluginOptions {
+  /** fakegpu's namespace. */
+  namespace: string;
+  /** Topology ConfigMap name. */
+  topologyConfigMap: string;
+  /** Topology file used instead of the ConfigMap. */
+  topologyFile?: string;
+  /** Nodes written at the same time. */
+  workers: number;
+  /** Stops the controller. */
+  signal: AbortSignal;
+}
+
+/** Advertises GPUs on every KWOK pool node until the signal aborts. */
+export async function runKwokDevicePlugin(
+  client: KubeClient,
+  options: KwokDevicePluginOptions,
+): Promise<void> {
+  const { signal } = options;
+  const queue = new WorkQueue({ concurrency: options.workers, signal, handle: reconcileNode });
+  const fleet = watchFleet(client, {
+    namespace: options.namespace,
+    topologyConfigMap: options.topologyConfigMap,
+    topologyFile: options.topologyFile,
+    signal,
+    component: "device-plugin",
+    onNodeChanged: (name) => queue.add(name),
+  });
+  await fleet.ready;
+  log.info("device-plugin synced", { nodes: fleet.nodeNames().length });
+  await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+
+  async function reconcileNode(name: string): Promise<void> {
+    const node = fleet.node(name);
+    if (!node) return;
+    const poolKey = fleet.topology().nodePoolLabelKey;
+    const desired = desiredResources({
+      kwok: isKwokNode(node),
+      inPool: node.metadata?.labels?.[poolKey] !== undefined,
+      state: fleet.state(name)?.state,
+    });
+    if (!desired) return;
+    const owned = ownedMapKeys(node, DEVICE_PLUGIN_MANAGER, ["status", "capacity"], {
+      subresource: "status",
+    });
+    if (!advertisementNeedsWrite(node.status ?? {}, owned, desired)) return;
+    await client.apply(
+      `/api/v1/nodes/${name}/status`,
+      {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name },
+        status: { capacity: desired, allocatable: desired },
+      },
+      { fieldManager: DEVICE_PLUGIN_MANAGER, force: true },
+    );
+    log.info("node resources advertised", { node: name, resources: desired });
+  }
+}

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import type { NodeGpuState } from "../core/node_state.ts";
+import { advertisementNeedsWrite, desiredResources } from "./reconcile.ts";
+
+const state: NodeGpuState = {
+  node: "n",
+  pool: "a100",
+  kwok: true,
+  gpu: {
+    product: "NVIDIA A100-SXM4-80GB",
+    model: "a100-80gb",
+    memoryMiB: 81920,
+    driverVersion: "580.105.08",
+    cudaVersion: "13.0",
+  },
+  migStrategy: "none",
+  otherResources: { "rdma/hca": 2 },
+  devices: Array.from({ length: 8 }, (_, index) => ({
+    index,
+    uuid: `GPU-00000000-0000-0000-0000-00000000000${index}`,
+    pciBusId: "00000000:18:00.0",
+    serial: "1654423001593",
+  })),
+};
+
+Deno.test("desiredResources() advertises the state's GPUs and other resources on a KWOK node", () => {
+  assert.deepEqual(desiredResources({ kwok: true, inPool: true, state }), {
+    "nvidia.com/gpu": "8",
+    "rdma/hca": "2",
+  });
+});
+
+Deno.test("desiredResources() leaves a pool node alone while its state is missing", () => {
+  assert.equal(desiredResources({ kwok: true, inPool: true }), undefined);
+});
+
+Deno.test("desiredResources() removes what it advertised once a node leaves the pool", () => {
+  assert.deepEqual(desiredResources({ kwok: true, inPool: false }), {});
+  assert.deepEqual(desiredResources({ kwok: false, inPool: true, state }), {});
+});
+
+Deno.test("advertisementNeedsWrite() is false when capacity and allocatable already match", () => {
+  const desired = { "nvidia.com/gpu": "8" };
+  const status = { capacity: { cpu: "96", "nvidia.com/gpu": "8" }, allocatable: { "nvidia.com/gpu": "8" } };
+  assert.equal(advertisementNeedsWrite(status, new Set(["nvidia.com/gpu"]), desired), false);
+  assert.equal(advertisementNeedsWrite({ capacity: status.capacity }, new Set(), desired), true);
+  assert.equal(advertisementNeedsWrite(status, new Set(["nvidia.com/gpu", "rdma/hca"]), desired), true);
+});
+
+Deno.test("advertisementNeedsWrite() never touches resources someone else wrote", () => {
+  const status = { capacity: { "nvidia.com/gpu": "8" }, allocatable: { "nvidia.com/gpu": "8" } };
+  assert.equal(advertisementNeedsWrite(status, new Set(), {}), false);
+});

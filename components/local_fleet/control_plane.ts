@@ -1,0 +1,649 @@
+/**
+ * A real local Kubernetes control plane for fakegpu's demo and tests: etcd, kube-apiserver,
+ * kube-controller-manager, kube-scheduler and kwok-controller run as plain processes by
+ * `kwokctl create cluster --runtime binary`, all bound to 127.0.0.1, with every binary taken from a
+ * local bin directory (see tests/cluster/build.sh). Nothing is downloaded and `~/.kube/config` is
+ * never touched.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { parse as parseYaml } from "yaml";
+import { log } from "../core/log.ts";
+
+/** Binaries {@link startControlPlane} needs in `binDir`. */
+export const CONTROL_PLANE_BINARIES = [
+  "kwokctl",
+  "kwok",
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kubectl",
+] as const;
+
+/** Options of {@link startControlPlane}. */
+export interface ControlPlaneOptions {
+  /** Directory holding the binaries in {@link CONTROL_PLANE_BINARIES} (the last line of build.sh). */
+  binDir: string;
+  /** Cluster name, a lowercase DNS label; default a unique `fakegpu-<random>`. */
+  name?: string;
+  /**
+   * KWOK_WORKDIR of the cluster. Default: a fresh temporary directory, removed on stop. A given
+   * directory is kept on stop; only this cluster's files in it are removed.
+   */
+  workdir?: string;
+  /** Port for a per-cluster Prometheus scraping every component; 0 or absent: no Prometheus. */
+  prometheusPort?: number;
+  /** Prometheus binary used when `prometheusPort` is set; default Debian's `/usr/bin/prometheus`. */
+  prometheusBinary?: string;
+  /** How long creation plus readiness may take; default 120000 ms. */
+  readyTimeoutMs?: number;
+  /** Receives human-readable progress lines (kwokctl's log and the harness's own steps). */
+  onProgress?: (msg: string) => void;
+  /** Aborting stops a start in progress and tears down what was started. */
+  signal?: AbortSignal;
+}
+
+/** A running control plane; stop it with {@link ControlPlane.stop} or `await using`. */
+export interface ControlPlane {
+  /** kwokctl cluster name. */
+  readonly name: string;
+  /** KWOK_WORKDIR of the cluster. */
+  readonly workdir: string;
+  /** `<workdir>/clusters/<name>`: kwokctl's files, with `logs/` and `pids/`. */
+  readonly clusterDir: string;
+  /** Admin kubeconfig of the cluster (server on 127.0.0.1, certificates as file paths). */
+  readonly kubeconfigPath: string;
+  /** API server URL, `https://127.0.0.1:<port>`. */
+  readonly server: string;
+  /** Directory the binaries came from; `kubectl` is in it. */
+  readonly binDir: string;
+  /** `http://127.0.0.1:<port>` of the cluster's Prometheus, when `prometheusPort` was set. */
+  readonly prometheusUrl: string | undefined;
+  /** Deletes the cluster, kills leftover processes and removes its files; idempotent. */
+  stop(): Promise<void>;
+  /** Same as {@link ControlPlane.stop}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Where a kwokctl cluster lives, as needed by {@link deleteCluster}. */
+export interface ClusterLocation {
+  /** Directory holding `kwokctl`. */
+  binDir: string;
+  /** KWOK_WORKDIR of the cluster. */
+  workdir: string;
+  /** kwokctl cluster name. */
+  name: string;
+}
+
+/** Options after validation and defaulting. */
+export interface ResolvedControlPlaneOptions {
+  binDir: string;
+  name: string;
+  workdir: string | undefined;
+  prometheusPort: number;
+  prometheusBinary: string;
+  readyTimeoutMs: number;
+  onProgress: (msg: string) => void;
+  signal: AbortSignal | undefined;
+}
+
+/** Result of one finished child process. */
+export interface CommandResult {
+  /** Exit code. */
+  code: number;
+  /** Captured standard output. */
+  stdout: string;
+  /** Captured standard error. */
+  stderr: string;
+}
+
+const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DEFAULT_READY_TIMEOUT_MS = 120_000;
+const DEFAULT_PROMETHEUS_BINARY = "/usr/bin/prometheus";
+const KILL_GRACE_MS = 5_000;
+const LOG_TAIL_LINES = 15;
+
+const optionsSchema = z.strictObject({
+  binDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
+  name: z.string({ error: "expected a lowercase DNS label" })
+    .max(40, { error: "expected at most 40 characters" })
+    .regex(NAME_PATTERN, { error: "expected a lowercase DNS label such as fakegpu-dev" })
+    .optional(),
+  workdir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" })
+    .optional(),
+  prometheusPort: z.number({ error: "expected a port number" })
+    .int({ error: "expected an integer port number" })
+    .min(0, { error: "expected a port number from 0 to 65535" })
+    .max(65535, { error: "expected a port number from 0 to 65535" })
+    .optional(),
+  prometheusBinary: z.string({ error: "expected a file path" }).min(1, { error: "expected a file path" })
+    .optional(),
+  readyTimeoutMs: z.number({ error: "expected a duration in milliseconds" })
+    .int({ error: "expected a whole number of milliseconds" })
+    .positive({ error: "expected a positive number of milliseconds" })
+    .optional(),
+  onProgress: z.custom<(msg: string) => void>((v) => typeof v === "function", {
+    error: "expected a function",
+  })
+    .optional(),
+  signal: z.instanceof(AbortSignal, { error: "expected an AbortSignal" }).optional(),
+});
+
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || value === null) return String(value);
+  return typeof value;
+}
+
+/** Validates and defaults {@link startControlPlane}'s options; throws naming the offending field. */
+export function validateControlPlaneOptions(input: unknown): ResolvedControlPlaneOptions {
+  const parsed = optionsSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      if (issue.code === "unrecognized_keys") return `unknown option(s) ${issue.keys.join(", ")}`;
+      const field = issue.path.length > 0 ? issue.path.join(".") : "options";
+      return `${field}: ${issue.message}, got ${describeValue(issue.input)}`;
+    });
+    throw new Error(`startControlPlane: ${problems.join("; ")}`);
+  }
+  const o = parsed.data;
+  return {
+    binDir: o.binDir,
+    name: o.name ?? `fakegpu-${crypto.randomUUID().slice(0, 8)}`,
+    workdir: o.workdir,
+    prometheusPort: o.prometheusPort ?? 0,
+    prometheusBinary: o.prometheusBinary ?? DEFAULT_PROMETHEUS_BINARY,
+    readyTimeoutMs: o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+    onProgress: o.onProgress ?? (() => {}),
+    signal: o.signal,
+  };
+}
+
+/** The kwokctl configuration file: every component listens on loopback only. */
+export function kwokctlConfigYaml(): string {
+  return [
+    "apiVersion: config.kwok.x-k8s.io/v1alpha1",
+    "kind: KwokctlConfiguration",
+    "options:",
+    "  bindAddress: 127.0.0.1",
+    "",
+  ].join("\n");
+}
+
+/** Arguments of `kwokctl create cluster`; every binary is a local path so nothing is downloaded. */
+export function kwokctlCreateArgs(
+  o: Pick<
+    ResolvedControlPlaneOptions,
+    "binDir" | "name" | "prometheusPort" | "prometheusBinary" | "readyTimeoutMs"
+  >,
+  files: { config: string; mergedKubeconfig: string },
+): string[] {
+  const bin = (name: string) => `${o.binDir}/${name}`;
+  const args = [
+    "create",
+    "cluster",
+    "--name",
+    o.name,
+    "--runtime",
+    "binary",
+    "--config",
+    files.config,
+    "--kubeconfig",
+    files.mergedKubeconfig,
+    "--timeout",
+    `${o.readyTimeoutMs}ms`,
+    "--kube-apiserver-binary",
+    bin("kube-apiserver"),
+    "--kube-controller-manager-binary",
+    bin("kube-controller-manager"),
+    "--kube-scheduler-binary",
+    bin("kube-scheduler"),
+    "--etcd-binary",
+    bin("etcd"),
+    "--kwok-controller-binary",
+    bin("kwok"),
+  ];
+  if (o.prometheusPort > 0) {
+    args.push("--prometheus-port", String(o.prometheusPort), "--prometheus-binary", o.prometheusBinary);
+  }
+  return args;
+}
+
+/** Environment for kwokctl: its workdir, a throwaway KUBECONFIG and `binDir` first on PATH (kubectl). */
+export function kwokctlEnv(
+  binDir: string,
+  workdir: string,
+  mergedKubeconfig: string,
+  path: string | undefined,
+): Record<string, string> {
+  return {
+    KWOK_WORKDIR: workdir,
+    KUBECONFIG: mergedKubeconfig,
+    PATH: path ? `${binDir}:${path}` : binDir,
+  };
+}
+
+/** The API server URL of the first cluster in a kubeconfig. */
+export function serverFromKubeconfig(text: string): string {
+  const doc = parseYaml(text) as { clusters?: { cluster?: { server?: unknown } }[] } | null;
+  const server = doc?.clusters?.[0]?.cluster?.server;
+  if (typeof server !== "string" || !/^https?:\/\/[^/]+/.test(server)) {
+    throw new Error(`kubeconfig: clusters[0].cluster.server: expected a URL, got ${describeValue(server)}`);
+  }
+  return server;
+}
+
+/** The port of a URL such as `https://127.0.0.1:32766`. */
+export function portOf(url: string): number {
+  const u = new URL(url);
+  return Number(u.port || (u.protocol === "https:" ? 443 : 80));
+}
+
+function clusterDirOf(workdir: string, name: string): string {
+  return `${workdir}/clusters/${name}`;
+}
+
+function ownFiles(workdir: string, name: string): { config: string; mergedKubeconfig: string } {
+  return {
+    config: `${workdir}/${name}.kwokctl.yaml`,
+    mergedKubeconfig: `${workdir}/${name}.kubeconfig-merged.yaml`,
+  };
+}
+
+function tailLines(text: string, count: number): string {
+  return text.trimEnd().split("\n").slice(-count).join("\n");
+}
+
+async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine?: (line: string) => void,
+): Promise<string> {
+  let text = "";
+  let partial = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    text += chunk;
+    if (!onLine) continue;
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) if (line.trim()) onLine(line);
+  }
+  if (onLine && partial.trim()) onLine(partial);
+  return text;
+}
+
+/** Runs a process to completion, capturing its output; `onStderrLine` sees stderr as it arrives. */
+export async function runCommand(
+  command: string,
+  args: string[],
+  options: {
+    env?: Record<string, string>;
+    stdin?: string;
+    signal?: AbortSignal;
+    onStderrLine?: (line: string) => void;
+  } = {},
+): Promise<CommandResult> {
+  const child = new Deno.Command(command, {
+    args,
+    env: options.env,
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: options.signal,
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const [stdout, stderr, status] = await Promise.all([
+    readLines(child.stdout),
+    readLines(child.stderr, options.onStderrLine),
+    child.status,
+  ]);
+  return { code: status.code, stdout, stderr };
+}
+
+/**
+ * Runs `kubectl --kubeconfig <plane's kubeconfig> ...args` from the plane's bin dir and returns stdout;
+ * throws with kubectl's stderr when it fails.
+ */
+export async function runKubectl(
+  plane: Pick<ControlPlane, "binDir" | "kubeconfigPath">,
+  args: string[],
+  stdin?: string,
+): Promise<string> {
+  const result = await runCommand(
+    `${plane.binDir}/kubectl`,
+    ["--kubeconfig", plane.kubeconfigPath, ...args],
+    {
+      stdin,
+    },
+  );
+  if (result.code !== 0) {
+    throw new Error(`kubectl ${args.join(" ")} failed (exit ${result.code}): ${result.stderr.trim()}`);
+  }
+  return result.stdout;
+}
+
+/** The pids kwokctl recorded in `<clusterDir>/pids/*.pid` (empty when the directory is gone). */
+export async function readComponentPids(clusterDir: string): Promise<number[]> {
+  const pids: number[] = [];
+  try {
+    for await (const entry of Deno.readDir(`${clusterDir}/pids`)) {
+      if (!entry.isFile || !entry.name.endsWith(".pid")) continue;
+      const pid = Number((await Deno.readTextFile(`${clusterDir}/pids/${entry.name}`)).trim());
+      if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+async function procText(pid: number, file: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(`/proc/${pid}/${file}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process exists and is not a zombie (reads /proc, Linux only). */
+export async function isProcessAlive(pid: number): Promise<boolean> {
+  const stat = await procText(pid, "stat");
+  if (stat === undefined) return false;
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  return state !== "Z" && state !== "X";
+}
+
+/** Live processes whose command line mentions `clusterDir` (every component runs from `<clusterDir>/bin`). */
+async function clusterProcesses(clusterDir: string, candidates: Iterable<number>): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of new Set(candidates)) {
+    if (pid === Deno.pid) continue;
+    const cmdline = await procText(pid, "cmdline");
+    if (cmdline?.includes(clusterDir) && await isProcessAlive(pid)) found.push(pid);
+  }
+  return found;
+}
+
+async function allPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (entry.isDirectory && /^\d+$/.test(entry.name)) pids.push(Number(entry.name));
+  }
+  return pids;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Deletes a kwokctl cluster: `kwokctl delete cluster`, then SIGKILL for any of its processes that
+ * survived, then removal of its cluster directory. Throws if a process outlives SIGKILL.
+ */
+export async function deleteCluster(where: ClusterLocation): Promise<void> {
+  const clusterDir = clusterDirOf(where.workdir, where.name);
+  const files = ownFiles(where.workdir, where.name);
+  const recorded = await readComponentPids(clusterDir);
+  const candidates = [...recorded, ...await allPids()];
+  if (await exists(clusterDir)) {
+    const deleted = await runCommand(`${where.binDir}/kwokctl`, ["delete", "cluster", "--name", where.name], {
+      env: kwokctlEnv(where.binDir, where.workdir, files.mergedKubeconfig, Deno.env.get("PATH")),
+    });
+    if (deleted.code !== 0) {
+      log.warn("kwokctl delete cluster failed; killing its processes directly", {
+        cluster: where.name,
+        stderr: tailLines(deleted.stderr, 5),
+      });
+    }
+  }
+  const deadline = Date.now() + KILL_GRACE_MS;
+  let left = await clusterProcesses(clusterDir, candidates);
+  while (left.length > 0) {
+    if (Date.now() > deadline) {
+      throw new Error(`cluster ${where.name}: processes ${left.join(", ")} are still alive after SIGKILL`);
+    }
+    for (const pid of left) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // Exited between the check and the kill.
+      }
+    }
+    await sleep(100);
+    left = await clusterProcesses(clusterDir, left);
+  }
+  await Deno.remove(clusterDir, { recursive: true }).catch(ignoreNotFound);
+  for (const file of Object.values(files)) await Deno.remove(file).catch(ignoreNotFound);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    ignoreNotFound(err);
+    return false;
+  }
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!(err instanceof Deno.errors.NotFound)) throw err;
+}
+
+/** The last lines of every component log of a cluster, for error messages. */
+export async function tailComponentLogs(clusterDir: string, lines = LOG_TAIL_LINES): Promise<string> {
+  const parts: string[] = [];
+  try {
+    const names: string[] = [];
+    for await (const entry of Deno.readDir(`${clusterDir}/logs`)) {
+      if (entry.isFile && entry.name.endsWith(".log")) names.push(entry.name);
+    }
+    for (const name of names.sort()) {
+      const text = await Deno.readTextFile(`${clusterDir}/logs/${name}`);
+      parts.push(`--- ${name} (last ${lines} lines) ---\n${tailLines(text, lines)}`);
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return parts.length > 0 ? parts.join("\n") : `(no component logs in ${clusterDir}/logs)`;
+}
+
+async function assertBinaries(o: ResolvedControlPlaneOptions): Promise<void> {
+  const required: [string, string][] = CONTROL_PLANE_BINARIES.map((b) => ["binDir", `${o.binDir}/${b}`]);
+  if (o.prometheusPort > 0) required.push(["prometheusBinary", o.prometheusBinary]);
+  const missing: string[] = [];
+  for (const [field, path] of required) {
+    try {
+      const info = await Deno.stat(path);
+      if (!info.isFile || ((info.mode ?? 0o111) & 0o111) === 0) {
+        missing.push(`${field}: ${path} is not executable`);
+      }
+    } catch {
+      missing.push(`${field}: ${path} does not exist`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `startControlPlane: ${missing.join("; ")} (run tests/cluster/setup.sh to build the control plane)`,
+    );
+  }
+}
+
+// One pair of SIGINT/SIGTERM listeners tears down every live cluster of this process, then exits.
+const liveTeardowns = new Set<() => Promise<void>>();
+const signalHandlers: Record<"SIGINT" | "SIGTERM", () => void> = {
+  SIGINT: () => void teardownAllAndExit("SIGINT", 130),
+  SIGTERM: () => void teardownAllAndExit("SIGTERM", 143),
+};
+
+async function teardownAllAndExit(signal: string, exitCode: number): Promise<void> {
+  log.warn("received signal; tearing down local control planes", { signal, clusters: liveTeardowns.size });
+  await Promise.allSettled([...liveTeardowns].map((teardown) => teardown()));
+  Deno.exit(exitCode);
+}
+
+function trackTeardown(teardown: () => Promise<void>): void {
+  if (liveTeardowns.size === 0) {
+    for (const [signal, handler] of Object.entries(signalHandlers)) {
+      Deno.addSignalListener(signal as Deno.Signal, handler);
+    }
+  }
+  liveTeardowns.add(teardown);
+}
+
+function untrackTeardown(teardown: () => Promise<void>): void {
+  if (!liveTeardowns.delete(teardown) || liveTeardowns.size > 0) return;
+  for (const [signal, handler] of Object.entries(signalHandlers)) {
+    Deno.removeSignalListener(signal as Deno.Signal, handler);
+  }
+}
+
+async function waitUntilReady(
+  plane: Pick<ControlPlane, "binDir" | "kubeconfigPath">,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const kubectl = (args: string[]) =>
+    runCommand(`${plane.binDir}/kubectl`, [
+      "--kubeconfig",
+      plane.kubeconfigPath,
+      "--request-timeout=5s",
+      ...args,
+    ], { signal });
+  let waitingFor = "";
+  while (true) {
+    signal.throwIfAborted();
+    const readyz = await kubectl(["get", "--raw", "/readyz"]);
+    if (readyz.code === 0 && readyz.stdout.trim() === "ok") {
+      const sa = await kubectl(["get", "serviceaccount", "default", "--namespace", "default", "-o", "name"]);
+      if (sa.code === 0) return;
+      waitingFor = `serviceaccount default/default: ${sa.stderr.trim()}`;
+    } else {
+      waitingFor = `/readyz: ${(readyz.stderr || readyz.stdout).trim()}`;
+    }
+    if (Date.now() > deadline) throw new Error(`still waiting for ${tailLines(waitingFor, 10)}`);
+    await sleep(250, signal);
+  }
+}
+
+/**
+ * Starts a control plane with `kwokctl create cluster --runtime binary` and waits until `/readyz` is
+ * `ok` and the `default` ServiceAccount exists. On failure everything started is torn down and the
+ * error carries the tail of the component logs. While the cluster lives, SIGINT/SIGTERM tear it down
+ * and exit the process (130/143).
+ */
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const o = validateControlPlaneOptions(options);
+  await assertBinaries(o);
+  o.signal?.throwIfAborted();
+
+  const ownsWorkdir = o.workdir === undefined;
+  const workdir = o.workdir ?? await Deno.makeTempDir({ prefix: "fakegpu-kwok-" });
+  await Deno.mkdir(workdir, { recursive: true });
+  const name = o.name;
+  const clusterDir = clusterDirOf(workdir, name);
+  const files = ownFiles(workdir, name);
+  const kubeconfigPath = `${clusterDir}/kubeconfig.yaml`;
+  const progress = (msg: string) => {
+    log.info(msg, { cluster: name });
+    o.onProgress(msg);
+  };
+
+  const aborter = new AbortController();
+  const onAbort = () => aborter.abort(o.signal?.reason);
+  o.signal?.addEventListener("abort", onAbort, { once: true });
+  let creating: Promise<unknown> = Promise.resolve();
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const started = performance.now();
+      try {
+        o.signal?.removeEventListener("abort", onAbort);
+        aborter.abort(new Error(`cluster ${name} is stopping`));
+        await creating.catch(() => {});
+        progress(`deleting cluster ${name}`);
+        await deleteCluster({ binDir: o.binDir, workdir, name });
+        if (ownsWorkdir) {
+          await Deno.remove(workdir, { recursive: true }).catch(ignoreNotFound);
+        } else {
+          await Deno.remove(`${workdir}/clusters`).catch(() => {}); // only if empty
+        }
+        progress(`cluster ${name} deleted in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+      } finally {
+        untrackTeardown(stop);
+      }
+    })();
+    return stopping;
+  };
+  trackTeardown(stop);
+
+  try {
+    await Deno.writeTextFile(files.config, kwokctlConfigYaml());
+    const started = performance.now();
+    progress(`creating cluster ${name} (KWOK_WORKDIR=${workdir})`);
+    const run = runCommand(`${o.binDir}/kwokctl`, kwokctlCreateArgs(o, files), {
+      env: kwokctlEnv(o.binDir, workdir, files.mergedKubeconfig, Deno.env.get("PATH")),
+      signal: aborter.signal,
+      onStderrLine: (line) => o.onProgress(`kwokctl: ${line}`),
+    });
+    creating = run;
+    const created = await run;
+    aborter.signal.throwIfAborted();
+    if (created.code !== 0) {
+      throw new Error(
+        `kwokctl create cluster ${name} failed (exit ${created.code}):\n${tailLines(created.stderr, 20)}\n` +
+          await tailComponentLogs(clusterDir),
+      );
+    }
+    const server = serverFromKubeconfig(await Deno.readTextFile(kubeconfigPath));
+    progress(`cluster ${name} created at ${server}; waiting for /readyz and the default ServiceAccount`);
+    try {
+      await waitUntilReady(
+        { binDir: o.binDir, kubeconfigPath },
+        Date.now() + o.readyTimeoutMs,
+        aborter.signal,
+      );
+    } catch (err) {
+      if (aborter.signal.aborted) throw err;
+      throw new Error(
+        `cluster ${name} not ready after ${o.readyTimeoutMs}ms: ${(err as Error).message}\n` +
+          await tailComponentLogs(clusterDir),
+      );
+    }
+    progress(`cluster ${name} ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+    return {
+      name,
+      workdir,
+      clusterDir,
+      kubeconfigPath,
+      server,
+      binDir: o.binDir,
+      prometheusUrl: o.prometheusPort > 0 ? `http://127.0.0.1:${o.prometheusPort}` : undefined,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (err) {
+    const userAbort = o.signal?.aborted;
+    await stop().catch((cleanupErr) =>
+      log.warn("teardown after a failed start failed", { cluster: name, error: cleanupErr })
+    );
+    throw userAbort ? o.signal?.reason : err;
+  }
+}

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import {
+  isProcessAlive,
+  kwokctlConfigYaml,
+  kwokctlCreateArgs,
+  kwokctlEnv,
+  portOf,
+  readComponentPids,
+  serverFromKubeconfig,
+  startControlPlane,
+  tailComponentLogs,
+  validateControlPlaneOptions,
+} from "./control_plane.ts";
+
+const BASE = {
+  binDir: "/opt/bin",
+  name: "fakegpu-t",
+  prometheusPort: 0,
+  prometheusBinary: "/usr/bin/prometheus",
+  readyTimeoutMs: 120_000,
+};
+const FILES = { config: "/w/c.yaml", mergedKubeconfig: "/w/k.yaml" };
+
+function flagValue(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+Deno.test("validateControlPlaneOptions() applies defaults and a unique name", () => {
+  const a = validateControlPlaneOptions({ binDir: "/opt/bin" });
+  const b = validateControlPlaneOptions({ binDir: "/opt/bin" });
+  assert.match(a.name, /^fakegpu-[0-9a-f]{8}$/);
+  assert.notEqual(a.name, b.name);
+  assert.equal(a.workdir, undefined);
+  assert.equal(a.prometheusPort, 0);
+  assert.equal(a.prometheusBinary, "/usr/bin/prometheus");
+  assert.equal(a.readyTimeoutMs, 120_000);
+});
+
+Deno.test("validateControlPlaneOptions() names the offending field and value", () => {
+  assert.throws(
+    () => validateControlPlaneOptions({ binDir: "/b", name: "Bad_Name" }),
+    /name: expected a lowercase DNS label such as fakegpu-dev, got "Bad_Name"/,
+  );
+  assert.throws(
+    () => validateControlPlaneOptions({ binDir: "/b", prometheusPort: 70000 }),
+    /prometheusPort: expected a port number from 0 to 65535, got 70000/,
+  );
+  assert.throws(() => validateControlPlaneOptions({}), /binDir: expected a directory path, got undefined/);
+  assert.throws(
+    () => validateControlPlaneOptions({ binDir: "/b", bindir: "/c" }),
+    /unknown option\(s\) bindir/,
+  );
+});
+
+Deno.test("kwokctlCreateArgs() passes every binary as a local path and the loopback config", () => {
+  const args = kwokctlCreateArgs(BASE, FILES);
+  assert.deepEqual(args.slice(0, 6), ["create", "cluster", "--name", "fakegpu-t", "--runtime", "binary"]);
+  assert.equal(flagValue(args, "--config"), "/w/c.yaml");
+  assert.equal(flagValue(args, "--kubeconfig"), "/w/k.yaml");
+  assert.equal(flagValue(args, "--timeout"), "120000ms");
+  assert.equal(flagValue(args, "--kube-apiserver-binary"), "/opt/bin/kube-apiserver");
+  assert.equal(flagValue(args, "--kube-controller-manager-binary"), "/opt/bin/kube-controller-manager");
+  assert.equal(flagValue(args, "--kube-scheduler-binary"), "/opt/bin/kube-scheduler");
+  assert.equal(flagValue(args, "--etcd-binary"), "/opt/bin/etcd");
+  assert.equal(flagValue(args, "--kwok-controller-binary"), "/opt/bin/kwok");
+  assert.equal(args.includes("--prometheus-port"), false);
+  assert.match(kwokctlConfigYaml(), /^options:\n {2}bindAddress: 127\.0\.0\.1$/m);
+});
+
+Deno.test("kwokctlCreateArgs() enables Prometheus only for a non-zero port", () => {
+  const args = kwokctlCreateArgs({ ...BASE, prometheusPort: 19090 }, FILES);
+  assert.equal(flagValue(args, "--prometheus-port"), "19090");
+  assert.equal(flagValue(args, "--prometheus-binary"), "/usr/bin/prometheus");
+});
+
+Deno.test("kwokctlEnv() isolates the workdir and kubeconfig and puts binDir first on PATH", () => {
+  assert.deepEqual(kwokctlEnv("/opt/bin", "/w", "/w/k.yaml", "/usr/bin"), {
+    KWOK_WORKDIR: "/w",
+    KUBECONFIG: "/w/k.yaml",
+    PATH: "/opt/bin:/usr/bin",
+  });
+});
+
+Deno.test("serverFromKubeconfig() reads the first cluster's server", () => {
+  const text = "apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:32766\n  name: kwok\n";
+  assert.equal(serverFromKubeconfig(text), "https://127.0.0.1:32766");
+  assert.equal(portOf("https://127.0.0.1:32766"), 32766);
+  assert.throws(
+    () => serverFromKubeconfig("clusters: []\n"),
+    /clusters\[0\]\.cluster\.server: expected a URL/,
+  );
+});
+
+Deno.test("readComponentPids() and tailComponentLogs() read kwokctl's cluster directory", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.deepEqual(await readComponentPids(dir), []);
+    await Deno.mkdir(`${dir}/pids`);
+    await Deno.mkdir(`${dir}/logs`);
+    await Deno.writeTextFile(`${dir}/pids/etcd.pid`, "42\n");
+    await Deno.writeTextFile(`${dir}/pids/kube-apiserver.pid`, "7");
+    await Deno.writeTextFile(
+      `${dir}/logs/etcd.log`,
+      Array.from({ length: 30 }, (_, i) => `line ${i}`).join("\n"),
+    );
+    assert.deepEqual(await readComponentPids(dir), [7, 42]);
+    const tail = await tailComponentLogs(dir, 2);
+    assert.equal(tail, "--- etcd.log (last 2 lines) ---\nline 28\nline 29");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("isProcessAlive() tells a running process from an exited one", async () => {
+  assert.equal(await isProcessAlive(Deno.pid), true);
+  const child = new Deno.Command("true").spawn();
+  await child.status;
+  assert.equal(await isProcessAlive(child.pid), false);
+});
+
+Deno.test("startControlPlane() refuses a bin dir without the binaries, naming the field", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      startControlPlane({ binDir: dir }),
+      new RegExp(`binDir: ${dir}/kwokctl does not exist.*tests/cluster/setup\\.sh`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,176 @@
+/**
+ * Role `local-fleet`: the one-command demo. Starts a real local control plane (etcd, kube-apiserver,
+ * kube-scheduler, kube-controller-manager, KWOK), creates a fleet of KWOK GPU nodes from a topology,
+ * runs status-updater and device-plugin as local processes against it, prints the fleet, and keeps it up
+ * until Ctrl-C, then tears everything down.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { type FlagSpec, parseFlags, printHelpIfAsked } from "../core/flags.ts";
+import { log, setLogRole } from "../core/log.ts";
+import { connect, type KubeClient } from "../core/kube/client.ts";
+import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../core/topology_config.ts";
+import { startControlPlane } from "./control_plane.ts";
+import { type FleetNodePlan, fleetNodes, fleetTable } from "./fleet.ts";
+
+/** Flags of `fakegpu local-fleet`. */
+export const LOCAL_FLEET_FLAGS: FlagSpec[] = [
+  {
+    name: "bin-dir",
+    description: "directory with the Go-built control plane (last line of tests/cluster/setup.sh)",
+  },
+  { name: "topology", description: "topology YAML file (default: a100 2x8, h100 1x8, l40s 2x4)" },
+  { name: "namespace", description: "namespace for fakegpu's objects", defaultText: "gpu-operator" },
+  {
+    name: "kwok-workdir",
+    description: "where kwokctl keeps the cluster's files",
+    defaultText: "a temporary directory",
+  },
+];
+
+const schema = z.object({
+  binDir: z.string({ error: "required: build the control plane with `bash tests/cluster/setup.sh`" }).min(1),
+  topology: z.string().min(1).optional(),
+  namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a namespace name").default(
+    "gpu-operator",
+  ),
+  kwokWorkdir: z.string().min(1).optional(),
+});
+
+function say(msg: string): void {
+  console.error(`[local-fleet] ${msg}`);
+}
+
+/** The command that runs another role of this same program. */
+function roleCommand(role: string, args: string[]): string[] {
+  const exec = Deno.execPath();
+  if (/(^|\/)deno(\.exe)?$/.test(exec)) {
+    return [exec, "run", "--allow-all", new URL("../../main.ts", import.meta.url).pathname, role, ...args];
+  }
+  return [exec, role, ...args];
+}
+
+function stopSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
+    },
+  };
+}
+
+async function ensureObject(
+  client: KubeClient,
+  collection: string,
+  body: Record<string, unknown>,
+): Promise<void> {
+  try {
+    await client.create(collection, body);
+  } catch (err) {
+    if ((err as { status?: number }).status !== 409) throw err;
+  }
+}
+
+async function waitForAdvertisement(
+  client: KubeClient,
+  plan: FleetNodePlan[],
+  signal: AbortSignal,
+): Promise<void> {
+  const started = Date.now();
+  let lastCount = -1;
+  while (!signal.aborted) {
+    const { items } = await client.list<{
+      metadata?: { name?: string };
+      status?: { allocatable?: Record<string, string> };
+    }>("/api/v1/nodes");
+    const byName = new Map(items.map((n) => [n.metadata?.name, n]));
+    const done = plan.filter((p) =>
+      byName.get(p.name)?.status?.allocatable?.["nvidia.com/gpu"] === String(p.gpus)
+    );
+    if (done.length !== lastCount) {
+      say(
+        `GPUs advertised on ${done.length}/${plan.length} nodes (${
+          ((Date.now() - started) / 1000).toFixed(1)
+        }s)`,
+      );
+      lastCount = done.length;
+    }
+    if (done.length === plan.length) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Runs the local fleet until SIGINT/SIGTERM. */
+export async function main(args: string[]): Promise<void> {
+  if (printHelpIfAsked("local-fleet", args, LOCAL_FLEET_FLAGS)) return;
+  const flags = parseFlags(args, LOCAL_FLEET_FLAGS, schema);
+  setLogRole("local-fleet");
+  const topologyText = flags.topology ? await Deno.readTextFile(flags.topology) : DEFAULT_TOPOLOGY_YAML;
+  const topology = parseTopologyYaml(topologyText, flags.topology ?? "default topology");
+  const plan = fleetNodes(topology);
+  const stop = stopSignal();
+  say("starting the control plane (etcd, kube-apiserver, kube-scheduler, kube-controller-manager, kwok)");
+  const controlPlane = await startControlPlane({
+    binDir: flags.binDir,
+    workdir: flags.kwokWorkdir,
+    onProgress: (msg) => say(msg),
+    signal: stop.signal,
+  });
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const client = await connect({ kubeconfig: controlPlane.kubeconfigPath });
+    const ns = flags.namespace;
+    await ensureObject(client, "/api/v1/namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: ns },
+    });
+    await ensureObject(client, `/api/v1/namespaces/${ns}/configmaps`, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "topology", namespace: ns },
+      data: { "topology.yml": topologyText },
+    });
+    say(`creating ${plan.length} KWOK nodes`);
+    for (const node of plan) await ensureObject(client, "/api/v1/nodes", node.object);
+    const roleArgs = ["--kubeconfig", controlPlane.kubeconfigPath, "--namespace", ns];
+    for (const role of ["status-updater", "device-plugin"]) {
+      const [cmd, ...rest] = roleCommand(role, roleArgs);
+      children.push(
+        new Deno.Command(cmd, { args: rest, stdin: "null", stdout: "inherit", stderr: "inherit" }).spawn(),
+      );
+      say(`started ${role}`);
+    }
+    await waitForAdvertisement(client, plan, stop.signal);
+    client.close();
+    if (!stop.signal.aborted) {
+      console.log(`\n${fleetTable(plan)}\n`);
+      console.log(`The fleet is up. In another shell:
+  export KUBECONFIG=${controlPlane.kubeconfigPath} PATH=${controlPlane.binDir}:$PATH
+  kubectl get nodes -L gpu-pool,nvidia.com/gpu.product,nvidia.com/gpu.count
+  kubectl describe node ${plan[0]?.name ?? "<node>"}
+Press Ctrl-C to stop and tear everything down.`);
+      await new Promise<void>((resolve) =>
+        stop.signal.addEventListener("abort", () => resolve(), { once: true })
+      );
+    }
+  } finally {
+    say("stopping");
+    for (const child of children) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
+    await Promise.allSettled(children.map((c) => c.status));
+    await controlPlane.stop();
+    stop.dispose();
+    log.info("local fleet stopped");
+    say("stopped; nothing left running");
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * status-updater's I/O: watches the fleet and the pods bound to it, and for each node that changed
+ * writes the node's state ConfigMap and GPU labels when they differ from what
+ * {@link desiredNodeState} and {@link gpuNodeLabels} decide.
+ *
+ * @module
+ */
+import { isDeepStrictEqual } from "node:util";
+import { podGpuDemand, type PodLike } from "../core/allocation.ts";
+import { isKwokNode, watchFleet } from "../core/fleet_watch.ts";
+import { gpuNodeLabels } from "../core/gfd_labels.ts";
+import { log } from "../core/log.ts";
+import { ownedMapKeys } from "../core/managed_fields.ts";
+import { decodeNodeState, encodeNodeState, stateConfigMap, stateConfigMapName } from "../core/node_state.ts";
+import { WorkQueue } from "../core/work_queue.ts";
+import type { KubeClient, KubeObject } from "../core/kube/client.ts";
+import { emitEvent } from "../core/kube/events.ts";
+import { startReflector } from "../core/kube/reflector.ts";
+import { desiredNodeState, labelsToApply, parseUtilization } from "./reconcile.ts";
+
+/** Field manager of every write status-updater makes. */
+export const STATUS_UPDATER_MANAGER = "fakegpu";
+
+/** Options of {@link runStatusUpdaterController}. */
+export interface StatusUpdaterOptions {
+  /** fakegpu's namespace. */
+  namespace: string;
+  /** Topology ConfigMap name. */
+  topologyConfigMap: string;
+  /** Topology file used instead of the ConfigMap. */
+  topologyFile?: string;
+  /** Nodes reconciled at the same time. */
+  workers: number;
+  /** Stops the controller. */
+  signal: AbortSignal;
+}
+
+type Pod = PodLike & KubeObject;
+
+/** Runs status-updater until its signal aborts. */
+export async function runStatusUpdaterController(
+  client: KubeClient,
+  options: StatusUpdaterOptions,
+): Promise<void> {
+  const { namespace, signal } = options;
+  const podsByNode = new Map<string, Map<string, Pod>>();
+  const reported = new Set<string>();
+  let fleetReady = false;
+
+  const queue = new WorkQueue({ concurrency: options.workers, signal, handle: reconcileNode });
+  const fleet = watchFleet(client, {
+    namespace,
+    topologyConfigMap: options.topologyConfigMap,
+    topologyFile: options.topologyFile,
+    signal,
+    component: "status-updater",
+    onNodeChanged: (name) => queue.add(name),
+  });
+  const pods = startReflector<Pod>(client, {
+    name: "pods",
+    path: "/api/v1/pods",
+    fieldSelector: "spec.nodeName!=",
+    signal,
+    onChange: (change) => {
+      if (change.type === "synced") return;
+      const pod = change.object;
+      const key = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+      const node = pod.spec?.nodeName;
+      if (!node) return;
+      const onNode = podsByNode.get(node) ?? new Map<string, Pod>();
+      if (change.type === "delete") onNode.delete(key);
+      else onNode.set(key, pod);
+      podsByNode.set(node, onNode);
+      const mattered = change.type === "upsert" && change.previous && podGpuDemand(change.previous).total > 0;
+      if (fleetReady && (podGpuDemand(pod).total > 0 || mattered)) queue.add(node);
+    },
+  });
+  await Promise.all([fleet.ready, pods.synced]);
+  fleetReady = true;
+  for (const name of fleet.nodeNames()) queue.add(name);
+  log.info("status-updater synced", { nodes: fleet.nodeNames().length });
+  await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+
+  async function reconcileNode(name: string): Promise<void> {
+    const topology = fleet.topology();
+    const node = fleet.node(name);
+    const entry = fleet.state(name);
+    const poolName = node?.metadata?.labels?.[topology.nodePoolLabelKey];
+    const cmPath = `/api/v1/namespaces/${namespace}/configmaps/${stateConfigMapName(name)}`;
+    if (!node || !poolName) {
+      if (entry) {
+        await client.delete(cmPath);
+        log.info("node left the GPU fleet; state removed", { node: name });
+      }
+      if (node) await applyLabels(name, node, {});
+      return;
+    }
+    const pool = topology.pools[poolName];
+    if (!pool) {
+      await reportOnce(
+        node,
+        "UnknownGpuPool",
+        `Node pool "${poolName}" is not in the topology; GPUs left as they are`,
+      );
+      return;
+    }
+    const kwok = isKwokNode(node);
+    const decision = desiredNodeState({
+      node: name,
+      poolName,
+      pool,
+      migStrategy: topology.migStrategy,
+      kwok,
+      previous: entry?.state,
+      pods: [...(podsByNode.get(name)?.values() ?? [])],
+      utilizationOf: (pod) => {
+        const parsed = parseUtilization(pod);
+        if (parsed.error) {
+          void reportOnce(pod as Pod, "InvalidGpuUtilization", `${parsed.error}; using the default`);
+        }
+        return parsed.range;
+      },
+    });
+    const normalised = decodeNodeState(encodeNodeState(decision.state));
+    if (!entry?.state || !isDeepStrictEqual(entry.state, normalised)) {
+      await client.apply(cmPath, stateConfigMap(namespace, decision.state), {
+        fieldManager: STATUS_UPDATER_MANAGER,
+        force: true,
+      });
+      log.info("node state written", {
+        node: name,
+        pool: poolName,
+        gpus: decision.state.devices.length,
+        held: decision.state.devices.filter((d) => d.holder).length,
+      });
+    }
+    for (const p of decision.unsatisfied) {
+      const pod = podsByNode.get(name)?.get(p.pod);
+      if (pod) {
+        await reportOnce(pod, "GpuOvercommitted", `Pod needs ${p.needed} GPUs on ${name}; fewer are free`);
+      }
+    }
+    await applyLabels(name, node, gpuNodeLabels({ pool, migStrategy: topology.migStrategy, kwok }));
+  }
+
+  async function applyLabels(name: string, node: KubeObject, desired: Record<string, string>): Promise<void> {
+    const owned = ownedMapKeys(node, STATUS_UPDATER_MANAGER, ["metadata", "labels"]);
+    const labels = labelsToApply(node.metadata?.labels ?? {}, owned, desired);
+    if (!labels) return;
+    await client.apply(`/api/v1/nodes/${name}`, {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name, labels },
+    }, {
+      fieldManager: STATUS_UPDATER_MANAGER,
+      force: true,
+    });
+    log.info("node labels applied", { node: name, labels: Object.keys(labels).length });
+  }
+
+  async function reportOnce(obj: KubeObject, reason: string, message: string): Promise<void> {
+    const key = `${obj.metadata?.uid}/${reason}/${message}`;
+    if (reported.has(key)) return;
+    if (reported.size > 10_000) reported.clear();
+    reported.add(key);
+    log.warn(message, { reason, object: `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name}` });
+    const kind = obj.metadata?.namespace ? "Pod" : "Node";
+    await emitEvent(client, {
+      namespace: obj.metadata?.namespace ?? "default",
+      involved: {
+        kind,
+        apiVersion: "v1",
+        name: obj.metadata?.name ?? "",
+        namespace: obj.metadata?.namespace,
+        uid: obj.metadata?.uid,
+      },
+      reason,
+      message,
+      type: "Warning",
+      component: "fakegpu-status-updater",
+    });
+  }
+}

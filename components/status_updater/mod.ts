@@ -1,0 +1,40 @@
+/**
+ * Role `status-updater`: keeps one state ConfigMap per GPU pool node (its GPUs and which pod holds each)
+ * and the node's GPU Feature Discovery labels, from the topology and the pods bound to the node.
+ * Leader-elected, so two replicas are safe.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { COMMON_FLAGS, commonFlagsSchema, runRole } from "../core/role_runtime.ts";
+import type { FlagSpec } from "../core/flags.ts";
+import { runStatusUpdaterController } from "./controller.ts";
+
+/** Flags of `fakegpu status-updater`. */
+export const STATUS_UPDATER_FLAGS: FlagSpec[] = [
+  ...COMMON_FLAGS,
+  { name: "workers", description: "nodes reconciled at the same time", defaultText: "8" },
+];
+
+const schema = commonFlagsSchema.extend({
+  workers: z.coerce.number().int().min(1).max(64).default(8),
+});
+
+/** Runs status-updater with the given command-line arguments until SIGINT/SIGTERM or `signal`. */
+export async function main(args: string[], signal?: AbortSignal): Promise<void> {
+  await runRole({
+    role: "status-updater",
+    args,
+    flags: STATUS_UPDATER_FLAGS,
+    schema,
+    signal,
+    run: ({ flags, client, signal }) =>
+      runStatusUpdaterController(client, {
+        namespace: flags.namespace,
+        topologyConfigMap: flags.topologyConfigmap,
+        topologyFile: flags.topologyFile,
+        workers: flags.workers,
+        signal,
+      }),
+  });
+}

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { findGpuModel } from "../core/catalogue.ts";
+import type { PoolSpec } from "../core/model.ts";
+import type { PodLike } from "../core/allocation.ts";
+import { desiredNodeState, labelsToApply, parseUtilization } from "./reconcile.ts";
+
+const a100: PoolSpec = {
+  name: "a100",
+  model: findGpuModel("a100-80gb")!,
+  gpuCount: 8,
+  driverVersion: "580.105.08",
+  cudaVersion: "13.0",
+  otherResources: { "rdma/hca": 1 },
+  backend: "fake",
+};
+
+function gpuPod(name: string, gpus: number, annotations: Record<string, string> = {}): PodLike {
+  return {
+    metadata: {
+      name,
+      namespace: "team",
+      uid: `uid-${name}`,
+      creationTimestamp: "2026-01-01T00:00:00Z",
+      annotations,
+    },
+    spec: {
+      nodeName: "kwok-a100-0",
+      containers: [{ name: "main", resources: { limits: { "nvidia.com/gpu": gpus } } }],
+    },
+    status: { phase: "Running" },
+  };
+}
+
+Deno.test("desiredNodeState() gives a pool node its pool's GPUs with stable identities", () => {
+  const input = {
+    node: "kwok-a100-0",
+    poolName: "a100",
+    pool: a100,
+    migStrategy: "none" as const,
+    kwok: true,
+    pods: [],
+  };
+  const { state } = desiredNodeState(input);
+  assert.equal(state.devices.length, 8);
+  assert.equal(state.gpu.product, "NVIDIA A100-SXM4-80GB");
+  assert.deepEqual(state.otherResources, { "rdma/hca": 1 });
+  assert.deepEqual(desiredNodeState(input).state, state);
+  assert.equal(new Set(state.devices.map((d) => d.uuid)).size, 8);
+});
+
+Deno.test("desiredNodeState() keeps a pod's GPUs across a rebuild from the previous state", () => {
+  const base = {
+    node: "kwok-a100-0",
+    poolName: "a100",
+    pool: a100,
+    migStrategy: "none" as const,
+    kwok: true,
+  };
+  const first = desiredNodeState({ ...base, pods: [gpuPod("a", 2), gpuPod("b", 1)] }).state;
+  const again = desiredNodeState({ ...base, previous: first, pods: [gpuPod("b", 1), gpuPod("a", 2)] }).state;
+  assert.deepEqual(again, first);
+  const afterA = desiredNodeState({ ...base, previous: first, pods: [gpuPod("b", 1)] }).state;
+  assert.deepEqual(afterA.devices.map((d) => d.holder?.pod ?? "-"), ["-", "-", "b", "-", "-", "-", "-", "-"]);
+});
+
+Deno.test("desiredNodeState() shrinks to a smaller pool and reports pods that no longer fit", () => {
+  const base = { node: "kwok-a100-0", poolName: "a100", migStrategy: "none" as const, kwok: true };
+  const first = desiredNodeState({ ...base, pool: a100, pods: [gpuPod("a", 6)] }).state;
+  const small = { ...a100, gpuCount: 4 };
+  const { state, unsatisfied } = desiredNodeState({
+    ...base,
+    pool: small,
+    previous: first,
+    pods: [gpuPod("a", 6)],
+  });
+  assert.equal(state.devices.length, 4);
+  assert.deepEqual(unsatisfied, [{ pod: "team/a", needed: 6, held: 4 }]);
+});
+
+Deno.test("labelsToApply() writes only when a label is missing, different or stale", () => {
+  const desired = { "nvidia.com/gpu.count": "8" };
+  assert.equal(
+    labelsToApply({ "nvidia.com/gpu.count": "8", other: "x" }, new Set(["nvidia.com/gpu.count"]), desired),
+    undefined,
+  );
+  assert.deepEqual(labelsToApply({ "nvidia.com/gpu.count": "4" }, new Set(), desired), desired);
+  assert.deepEqual(labelsToApply({}, new Set(), desired), desired);
+  assert.deepEqual(
+    labelsToApply({ "nvidia.com/gpu.count": "8", old: "1" }, new Set(["old"]), desired),
+    desired,
+  );
+  assert.equal(labelsToApply({ "nvidia.com/gpu": "8" }, new Set(), {}), undefined);
+  assert.deepEqual(labelsToApply({ mine: "1" }, new Set(["mine"]), {}), {});
+});
+
+Deno.test("parseUtilization() accepts a percentage or a range", () => {
+  assert.deepEqual(parseUtilization(gpuPod("p", 1, { "run.ai/simulated-gpu-utilization": "70" })), {
+    range: { min: 70, max: 70 },
+  });
+  assert.deepEqual(parseUtilization(gpuPod("p", 1, { "run.ai/simulated-gpu-utilization": "10-30" })), {
+    range: { min: 10, max: 30 },
+  });
+  assert.deepEqual(parseUtilization(gpuPod("p", 1)), {});
+});
+
+Deno.test("parseUtilization() rejects bad values with a reason instead of throwing", () => {
+  for (
+    const [value, reason] of [["80-20", "exceeds"], ["150", "between 0 and 100"], ["lots", "percentage"]]
+  ) {
+    const result = parseUtilization(gpuPod("p", 1, { "run.ai/simulated-gpu-utilization": value }));
+    assert.equal(result.range, undefined);
+    assert.match(result.error ?? "", new RegExp(reason));
+    assert.match(result.error ?? "", new RegExp(`"${value}"`));
+  }
+});

@@ -1,0 +1,89 @@
+/**
+ * The fakegpu executable: `fakegpu <role> [flags]`. One binary fills every DaemonSet and Deployment;
+ * the role is chosen by the first argument and loaded lazily, so a role pays only for what it imports.
+ *
+ * @module
+ */
+import { UsageError } from "./components/core/flags.ts";
+import { log } from "./components/core/log.ts";
+
+/** fakegpu's version. */
+export const VERSION = "0.1.0";
+
+/** A role's entry point. */
+export interface RoleModule {
+  /** Runs the role with its arguments until it is stopped. */
+  main(args: string[]): Promise<void>;
+}
+
+/** A role the executable can run. */
+interface RoleEntry {
+  summary: string;
+  load: () => Promise<RoleModule>;
+}
+
+/** Every role, by the name given on the command line. */
+export const ROLES: Record<string, RoleEntry> = {
+  "status-updater": {
+    summary:
+      "keeps each GPU pool node's state (GPUs, which pod holds each) and its GPU Feature Discovery labels",
+    load: () => import("./components/status_updater/mod.ts"),
+  },
+  "device-plugin": {
+    summary: "advertises nvidia.com/gpu (and the pool's other resources) on KWOK pool nodes",
+    load: () => import("./components/device_plugin/mod.ts"),
+  },
+  "local-fleet": {
+    summary: "starts a local control plane with a simulated GPU fleet and runs the roles against it",
+    load: () => import("./components/local_fleet/mod.ts"),
+  },
+};
+
+/** The top-level usage text. */
+export function usage(): string {
+  const width = Math.max(...Object.keys(ROLES).map((r) => r.length));
+  const roles = Object.entries(ROLES).map(([name, r]) => `  ${name.padEnd(width)}  ${r.summary}`).join("\n");
+  return `fakegpu ${VERSION}: a Kubernetes GPU simulator
+
+Usage: fakegpu <role> [flags]
+       fakegpu <role> --help
+       fakegpu --version
+
+Roles:
+${roles}
+`;
+}
+
+/** Runs the command line; returns the process exit code. */
+export async function run(args: string[]): Promise<number> {
+  const [role, ...rest] = args;
+  if (role === undefined || role === "--help" || role === "-h" || role === "help") {
+    console.log(usage());
+    return role === undefined ? 2 : 0;
+  }
+  if (role === "--version" || role === "version") {
+    console.log(`fakegpu ${VERSION}`);
+    return 0;
+  }
+  const entry = ROLES[role];
+  if (!entry) {
+    console.error(`fakegpu: unknown role "${role}"\n\n${usage()}`);
+    return 2;
+  }
+  const module = await entry.load();
+  try {
+    await module.main(rest);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`fakegpu ${role}: ${err.message}\nRun "fakegpu ${role} --help" for the flags.`);
+      return 2;
+    }
+    log.error("role failed", { error: err, stack: (err as Error).stack });
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await run(Deno.args));
+}

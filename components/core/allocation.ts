@@ -190,7 +190,7 @@ export function assignGpus(
     const mine = held.get(uid) ?? [];
     const missing = demand.total - mine.length;
     if (missing <= 0) continue;
-    const free = devices.map((d, i) => owner[i] === undefined ? i : -1).filter((i) => i >= 0);
+    const free = devices.map((_d, i) => owner[i] === undefined ? i : -1).filter((i) => i >= 0);
     if (free.length < missing) {
       unsatisfied.push({ pod: podKey(pod), needed: demand.total, held: mine.length });
       continue;

@@ -62,6 +62,15 @@ Deno.test("GPU_CATALOGUE models are internally consistent", () => {
   }
 });
 
+Deno.test("GPU_CATALOGUE is frozen so no role can change a shared model", () => {
+  const h100 = GPU_CATALOGUE[0];
+  assert.throws(() => {
+    (h100 as { memoryMiB: number }).memoryMiB = 1;
+  }, TypeError);
+  assert.throws(() => h100.migProfiles.push(h100.migProfiles[0]), TypeError);
+  assert.ok(Object.isFrozen(h100.power));
+});
+
 Deno.test("GPU_CATALOGUE MIG profiles fit their GPU", () => {
   const migCapable = GPU_CATALOGUE.filter((model) => model.migProfiles.length > 0).map((model) => model.key);
   assert.deepEqual(migCapable, [

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import type { z } from "zod";
 
 /** Thrown for a bad command line; `main.ts` prints it with the usage and exits with code 2. */
 export class UsageError extends Error {

@@ -47,14 +47,7 @@ function hexToBytes(hexDigits: string): Uint8Array {
 }
 
 function dashed(hex32: string): string {
-  return [
-    hex32.slice(0, 8),
-    hex32.slice(8, 12),
-    hex32.slice(12, 16),
-    hex32.slice(16, 20),
-    hex32.slice(20, 32),
-  ]
-    .join("-");
+  return hex32.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
 }
 
 function gpuUuid(nodeName: string, index: number): string {

@@ -30,7 +30,10 @@ export const LOCAL_FLEET_FLAGS: FlagSpec[] = [
 ];
 
 const schema = z.object({
-  binDir: z.string({ error: "required: build the control plane with `bash tests/cluster/setup.sh`" }).min(1),
+  binDir: z.string({ error: "required: build the control plane with `bash tests/cluster/setup.sh`" }).min(
+    1,
+    "required: build the control plane with `bash tests/cluster/setup.sh`",
+  ),
   topology: z.string().min(1).optional(),
   namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a namespace name").default(
     "gpu-operator",

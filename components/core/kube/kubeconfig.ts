@@ -115,6 +115,12 @@ const kubeconfigSchema = z.looseObject({
 
 type KubeconfigDocument = z.infer<typeof kubeconfigSchema>;
 type NamedEntry = { name: string; [key: string]: unknown };
+type MergedKubeconfig = {
+  clusters: NamedEntry[];
+  users: NamedEntry[];
+  contexts: NamedEntry[];
+  "current-context": string;
+};
 
 const PATH_FIELDS = ["certificate-authority", "client-certificate", "client-key", "token-file"];
 
@@ -131,13 +137,8 @@ function absolutizeEntry(entry: NamedEntry, section: "cluster" | "user", baseDir
 }
 
 /** Merges kubeconfig documents like kubectl: the first entry of a name and the first current-context win. */
-function mergeKubeconfigs(docs: { path: string; doc: KubeconfigDocument }[]): Required<KubeconfigDocument> {
-  const merged = {
-    clusters: [] as NamedEntry[],
-    users: [] as NamedEntry[],
-    contexts: [] as NamedEntry[],
-    "current-context": "",
-  };
+function mergeKubeconfigs(docs: { path: string; doc: KubeconfigDocument }[]): MergedKubeconfig {
+  const merged: MergedKubeconfig = { clusters: [], users: [], contexts: [], "current-context": "" };
   for (const { path, doc } of docs) {
     const baseDir = dirname(path);
     const add = (

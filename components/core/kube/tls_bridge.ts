@@ -59,7 +59,11 @@ function isIpAddress(host: string): boolean {
 }
 
 /** Forwards one accepted downstream connection over a new upstream TLS connection until either side ends. */
-function bridgeConnection(conn: Deno.Conn, options: TlsBridgeOptions, live: Set<() => void>): void {
+function bridgeConnection(
+  conn: Deno.Conn,
+  options: TlsBridgeOptions,
+  live: Set<(reason: string) => void>,
+): void {
   const identity = options.identity();
   const serverName = options.serverName ?? options.host;
   const upstream = tls.connect({
@@ -116,7 +120,7 @@ export async function startTlsBridge(options: TlsBridgeOptions): Promise<TlsBrid
   await Deno.chmod(dir, 0o700);
   const socketPath = `${dir}/apiserver.sock`;
   const listener = Deno.listen({ transport: "unix", path: socketPath });
-  const live = new Set<() => void>();
+  const live = new Set<(reason: string) => void>();
   let stopped = false;
   (async () => {
     for await (const conn of listener) bridgeConnection(conn, options, live);

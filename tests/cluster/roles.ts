@@ -1,0 +1,66 @@
+/**
+ * Runs fakegpu roles as real child processes for end-to-end tests (`deno run main.ts <role> ...`), so a
+ * test can kill and restart them like a Deployment would. Each role's log goes to a file in `logDir`.
+ *
+ * @module
+ */
+
+const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
+
+/** A running role process. */
+export interface RoleProcess {
+  /** Role name. */
+  readonly role: string;
+  /** File the role's stdout and stderr go to. */
+  readonly logFile: string;
+  /** Sends a signal (default SIGTERM) and waits for the process to exit. */
+  stop(signal?: Deno.Signal): Promise<void>;
+  /** Same as `stop("SIGTERM")`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options of {@link startRole}. */
+export interface StartRoleOptions {
+  /** Directory for the log file. */
+  logDir: string;
+  /** Extra environment. */
+  env?: Record<string, string>;
+}
+
+let counter = 0;
+
+/** Starts `fakegpu <role> <args>` as a child process. */
+export async function startRole(
+  role: string,
+  args: string[],
+  options: StartRoleOptions,
+): Promise<RoleProcess> {
+  const logFile = `${options.logDir}/${role}-${++counter}.log`;
+  const out = await Deno.open(logFile, { create: true, write: true, append: true });
+  const err = await Deno.open(logFile, { write: true, append: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, role, ...args],
+    env: { FAKEGPU_LOG_LEVEL: "info", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const pumps = Promise.all([
+    child.stdout.pipeTo(out.writable).catch(() => {}),
+    child.stderr.pipeTo(err.writable).catch(() => {}),
+  ]);
+  let stopped: Promise<void> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") => {
+    stopped ??= (async () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // already exited
+      }
+      await child.status;
+      await pumps;
+    })();
+    return stopped;
+  };
+  return { role, logFile, stop, [Symbol.asyncDispose]: () => stop() };
+}

@@ -236,6 +236,31 @@ export function serverFromKubeconfig(text: string): string {
   return server;
 }
 
+/** Shortens one kwokctl JSON log line to `LEVEL msg (elapsed)`; other lines are returned as they are. */
+export function formatKwokctlLine(line: string): string {
+  try {
+    const entry = JSON.parse(line) as {
+      level?: unknown;
+      msg?: unknown;
+      elapsed?: { human?: unknown };
+      err?: unknown;
+    };
+    if (typeof entry.msg !== "string") return line;
+    const extras = [entry.elapsed?.human, entry.err].filter((v) => typeof v === "string" && v !== "");
+    return `${entry.level ?? "INFO"} ${entry.msg}${extras.length > 0 ? ` (${extras.join("; ")})` : ""}`;
+  } catch {
+    return line;
+  }
+}
+
+/** The failed checks of a verbose `/readyz` answer (`[-]name failed: ...`), else the answer itself, shortened. */
+export function summarizeReadyz(text: string): string {
+  const failed = [...text.matchAll(/\[-\]([^\s\\]+)/g)].map((m) => m[1]);
+  if (failed.length > 0) return `failing checks ${failed.join(", ")}`;
+  const flat = text.trim().replaceAll(/\s+/g, " ");
+  return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
+}
+
 /** The port of a URL such as `https://127.0.0.1:32766`. */
 export function portOf(url: string): number {
   const u = new URL(url);
@@ -351,23 +376,56 @@ async function procText(pid: number, file: string): Promise<string | undefined> 
   }
 }
 
-/** Whether a process exists and is not a zombie (reads /proc, Linux only). */
+/** The fields of a `/proc/<pid>/stat` line after `(comm)`: state first, start time at index 19. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/**
+ * Whether a `/proc/<pid>/stat` line describes a live process. A zombie leader whose other threads are
+ * still exiting (`num_threads` > 1) counts as alive: those threads may still hold its sockets.
+ */
+export function statShowsAlive(stat: string): boolean {
+  const fields = statFields(stat);
+  return (fields[0] !== "Z" && fields[0] !== "X") || Number(fields[17]) > 1;
+}
+
+/** Whether a process still exists or holds resources (reads /proc, Linux only). */
 export async function isProcessAlive(pid: number): Promise<boolean> {
   const stat = await procText(pid, "stat");
-  if (stat === undefined) return false;
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  return state !== "Z" && state !== "X";
+  return stat !== undefined && statShowsAlive(stat);
+}
+
+/** A process told apart from a later one reusing its pid by its start time. */
+interface ProcessIdentity {
+  pid: number;
+  startTime: string;
 }
 
 /** Live processes whose command line mentions `clusterDir` (every component runs from `<clusterDir>/bin`). */
-async function clusterProcesses(clusterDir: string, candidates: Iterable<number>): Promise<number[]> {
-  const found: number[] = [];
+async function clusterProcesses(
+  clusterDir: string,
+  candidates: Iterable<number>,
+): Promise<ProcessIdentity[]> {
+  const found: ProcessIdentity[] = [];
   for (const pid of new Set(candidates)) {
     if (pid === Deno.pid) continue;
-    const cmdline = await procText(pid, "cmdline");
-    if (cmdline?.includes(clusterDir) && await isProcessAlive(pid)) found.push(pid);
+    const [cmdline, stat] = [await procText(pid, "cmdline"), await procText(pid, "stat")];
+    if (cmdline?.includes(clusterDir) && stat !== undefined && statShowsAlive(stat)) {
+      found.push({ pid, startTime: statFields(stat)[19] });
+    }
   }
   return found;
+}
+
+/** Those of `processes` still alive (a zombie has an empty cmdline, so this goes by pid and start time). */
+async function stillAlive(processes: ProcessIdentity[]): Promise<ProcessIdentity[]> {
+  const alive: ProcessIdentity[] = [];
+  for (const p of processes) {
+    const stat = await procText(p.pid, "stat");
+    if (stat !== undefined && statFields(stat)[19] === p.startTime && statShowsAlive(stat)) alive.push(p);
+  }
+  return alive;
 }
 
 async function allPids(): Promise<number[]> {
@@ -401,7 +459,7 @@ export async function deleteCluster(where: ClusterLocation): Promise<void> {
   const clusterDir = clusterDirOf(where.workdir, where.name);
   const files = ownFiles(where.workdir, where.name);
   const recorded = await readComponentPids(clusterDir);
-  const candidates = [...recorded, ...await allPids()];
+  const processes = await clusterProcesses(clusterDir, [...recorded, ...await allPids()]);
   if (await exists(clusterDir)) {
     const deleted = await runCommand(`${where.binDir}/kwokctl`, ["delete", "cluster", "--name", where.name], {
       env: kwokctlEnv(where.binDir, where.workdir, files.mergedKubeconfig, Deno.env.get("PATH")),
@@ -414,12 +472,13 @@ export async function deleteCluster(where: ClusterLocation): Promise<void> {
     }
   }
   const deadline = Date.now() + KILL_GRACE_MS;
-  let left = await clusterProcesses(clusterDir, candidates);
+  let left = await stillAlive(processes);
   while (left.length > 0) {
     if (Date.now() > deadline) {
-      throw new Error(`cluster ${where.name}: processes ${left.join(", ")} are still alive after SIGKILL`);
+      const pids = left.map((p) => p.pid).join(", ");
+      throw new Error(`cluster ${where.name}: processes ${pids} are still alive after SIGKILL`);
     }
-    for (const pid of left) {
+    for (const { pid } of left) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch {
@@ -427,7 +486,7 @@ export async function deleteCluster(where: ClusterLocation): Promise<void> {
       }
     }
     await sleep(100);
-    left = await clusterProcesses(clusterDir, left);
+    left = await stillAlive(left);
   }
   await Deno.remove(clusterDir, { recursive: true }).catch(ignoreNotFound);
   for (const file of Object.values(files)) await Deno.remove(file).catch(ignoreNotFound);
@@ -536,7 +595,7 @@ async function waitUntilReady(
       if (sa.code === 0) return;
       waitingFor = `serviceaccount default/default: ${sa.stderr.trim()}`;
     } else {
-      waitingFor = `/readyz: ${(readyz.stderr || readyz.stdout).trim()}`;
+      waitingFor = `/readyz: ${summarizeReadyz(readyz.stderr || readyz.stdout)}`;
     }
     if (Date.now() > deadline) throw new Error(`still waiting for ${tailLines(waitingFor, 10)}`);
     await sleep(250, signal);
@@ -561,6 +620,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const clusterDir = clusterDirOf(workdir, name);
   const files = ownFiles(workdir, name);
   const kubeconfigPath = `${clusterDir}/kubeconfig.yaml`;
+  if (await exists(clusterDir)) {
+    throw new Error(
+      `startControlPlane: name: cluster "${name}" already exists in ${workdir}; pick another name or delete it ` +
+        "(deno task cluster:down for the shared workdir)",
+    );
+  }
   const progress = (msg: string) => {
     log.info(msg, { cluster: name });
     o.onProgress(msg);
@@ -597,11 +662,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   try {
     await Deno.writeTextFile(files.config, kwokctlConfigYaml());
     const started = performance.now();
+    const deadline = Date.now() + o.readyTimeoutMs;
     progress(`creating cluster ${name} (KWOK_WORKDIR=${workdir})`);
     const run = runCommand(`${o.binDir}/kwokctl`, kwokctlCreateArgs(o, files), {
       env: kwokctlEnv(o.binDir, workdir, files.mergedKubeconfig, Deno.env.get("PATH")),
       signal: aborter.signal,
-      onStderrLine: (line) => o.onProgress(`kwokctl: ${line}`),
+      onStderrLine: (line) => o.onProgress(`kwokctl: ${formatKwokctlLine(line)}`),
     });
     creating = run;
     const created = await run;
@@ -615,11 +681,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const server = serverFromKubeconfig(await Deno.readTextFile(kubeconfigPath));
     progress(`cluster ${name} created at ${server}; waiting for /readyz and the default ServiceAccount`);
     try {
-      await waitUntilReady(
-        { binDir: o.binDir, kubeconfigPath },
-        Date.now() + o.readyTimeoutMs,
-        aborter.signal,
-      );
+      await waitUntilReady({ binDir: o.binDir, kubeconfigPath }, deadline, aborter.signal);
     } catch (err) {
       if (aborter.signal.aborted) throw err;
       throw new Error(

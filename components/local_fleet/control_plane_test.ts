@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  CONTROL_PLANE_BINARIES,
+  formatKwokctlLine,
   isProcessAlive,
   kwokctlConfigYaml,
   kwokctlCreateArgs,
@@ -8,6 +10,8 @@ import {
   readComponentPids,
   serverFromKubeconfig,
   startControlPlane,
+  statShowsAlive,
+  summarizeReadyz,
   tailComponentLogs,
   validateControlPlaneOptions,
 } from "./control_plane.ts";
@@ -82,6 +86,28 @@ Deno.test("kwokctlEnv() isolates the workdir and kubeconfig and puts binDir firs
   });
 });
 
+Deno.test("formatKwokctlLine() shortens kwokctl's JSON log lines", () => {
+  const line = JSON.stringify({
+    time: "2026-11-23T15:42:02Z",
+    level: "INFO",
+    msg: "Cluster is started",
+    cluster: "c",
+    elapsed: { nanosecond: 1618265402, human: "1.618265402s" },
+  });
+  assert.equal(formatKwokctlLine(line), "INFO Cluster is started (1.618265402s)");
+  assert.equal(formatKwokctlLine("plain text"), "plain text");
+});
+
+Deno.test("summarizeReadyz() lists only the failing checks", () => {
+  const answer = 'Error from server (InternalError): an error on the server ("[+]ping ok\\n[+]etcd ok\\n' +
+    '[-]poststarthook/rbac/bootstrap-roles failed: reason withheld\\n[+]shutdown ok\\nreadyz check failed")';
+  assert.equal(summarizeReadyz(answer), "failing checks poststarthook/rbac/bootstrap-roles");
+  assert.equal(
+    summarizeReadyz("dial tcp 127.0.0.1:1: connect: refused\n"),
+    "dial tcp 127.0.0.1:1: connect: refused",
+  );
+});
+
 Deno.test("serverFromKubeconfig() reads the first cluster's server", () => {
   const text = "apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:32766\n  name: kwok\n";
   assert.equal(serverFromKubeconfig(text), "https://127.0.0.1:32766");
@@ -112,6 +138,15 @@ Deno.test("readComponentPids() and tailComponentLogs() read kwokctl's cluster di
   }
 });
 
+Deno.test("statShowsAlive() counts a zombie leader with exiting threads as alive", () => {
+  const stat = (state: string, threads: number) =>
+    `28462 (kube-apiserver) ${state} 1 28462 28462 0 -1 4228108 57255 0 1 0 289 53 0 0 20 0 ${threads} 0 104914`;
+  assert.equal(statShowsAlive(stat("S", 12)), true);
+  assert.equal(statShowsAlive(stat("Z", 2)), true);
+  assert.equal(statShowsAlive(stat("Z", 1)), false);
+  assert.equal(statShowsAlive("7 (a) b) X 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1"), false);
+});
+
 Deno.test("isProcessAlive() tells a running process from an exited one", async () => {
   assert.equal(await isProcessAlive(Deno.pid), true);
   const child = new Deno.Command("true").spawn();
@@ -126,6 +161,24 @@ Deno.test("startControlPlane() refuses a bin dir without the binaries, naming th
       startControlPlane({ binDir: dir }),
       new RegExp(`binDir: ${dir}/kwokctl does not exist.*tests/cluster/setup\\.sh`),
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("startControlPlane() refuses to reuse an existing cluster name in the workdir", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/bin`);
+    for (const name of CONTROL_PLANE_BINARIES) {
+      await Deno.writeTextFile(`${dir}/bin/${name}`, "#!/bin/sh\nexit 1\n", { mode: 0o755 });
+    }
+    await Deno.mkdir(`${dir}/work/clusters/taken`, { recursive: true });
+    await assert.rejects(
+      startControlPlane({ binDir: `${dir}/bin`, workdir: `${dir}/work`, name: "taken" }),
+      /name: cluster "taken" already exists/,
+    );
+    assert.equal((await Deno.stat(`${dir}/work/clusters/taken`)).isDirectory, true);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -24,7 +24,8 @@ const workdir = devClusterWorkdir();
 const leftovers = await Array.fromAsync(Deno.readDir(`${workdir}/clusters`)).catch(() => []);
 if (leftovers.length > 0) {
   console.error(
-    `note: ${leftovers.length} earlier cluster(s) still in ${workdir}/clusters; run 'deno task cluster:down' to remove them`,
+    `note: ${leftovers.length} other cluster(s) in ${workdir}/clusters (live or left over from a killed run); ` +
+      "'deno task cluster:down' deletes all of them",
   );
 }
 

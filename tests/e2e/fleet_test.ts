@@ -137,7 +137,7 @@ Deno.test("the simulated GPU fleet on a real control plane", async (t) => {
           continue;
         }
         assert.equal(node.status?.allocatable?.cpu, "96");
-        assert.equal(node.status?.allocatable?.memory, "1024Gi");
+        assert.equal(node.status?.allocatable?.memory, "1Ti"); // 1024Gi, as the apiserver writes it
         assert.equal(node.status?.allocatable?.pods, "110");
         assert.equal(node.status?.capacity?.["nvidia.com/gpu"], expected[node.metadata.name]);
         assert.equal(node.spec?.taints?.length, 1);
@@ -202,10 +202,10 @@ Deno.test("the simulated GPU fleet on a real control plane", async (t) => {
         spec: {
           replicas: 40,
           selector: { matchLabels: { app: "train" } },
-          template: { metadata: { labels: { app: "train" } }, spec: podSpec(1, {}) },
+          template: { metadata: { labels: { app: "train" } }, spec: podSpec(1, { type: "kwok" }) },
         },
       });
-      // 32 GPUs, one held by one-gpu: 31 replicas run, 9 stay Pending.
+      // 32 fleet GPUs, one held by one-gpu: 31 replicas run, 9 stay Pending (plain-0 is not selected).
       await waitFor(
         "31 train pods Running",
         async () => (await runningGpuPods(client, "app=train")).length === 31,

@@ -39,8 +39,11 @@ const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
 
 /** Any Kubernetes object, as JSON. */
 export interface KubeObject {
+  /** API group and version, e.g. `v1` or `coordination.k8s.io/v1`. */
   apiVersion?: string;
+  /** Kind, e.g. `Node`. */
   kind?: string;
+  /** Object metadata. */
   metadata?: {
     name?: string;
     namespace?: string;
@@ -51,6 +54,7 @@ export interface KubeObject {
     managedFields?: unknown[];
     [key: string]: unknown;
   };
+  /** Any other field (`spec`, `status`, `data`, ...). */
   [key: string]: unknown;
 }
 
@@ -79,6 +83,8 @@ export class KubeApiError extends Error {
   readonly body?: unknown;
 
   /**
+   * Builds the error of a failed request.
+   *
    * @param method HTTP method of the failed request.
    * @param path API path of the failed request (without query).
    * @param status HTTP status code.
@@ -322,6 +328,13 @@ class HttpKubeClient implements KubeClient {
     }
   }
 
+  #describeFailure(error: unknown): string {
+    if (error instanceof DOMException && error.name === "TimeoutError") {
+      return `no response within ${this.#timeoutMs} ms`;
+    }
+    return error instanceof Error ? error.message : String(error);
+  }
+
   /** One attempt: returns the response status and parsed body, or throws a network/timeout/abort error. */
   async #attempt(
     method: string,
@@ -357,9 +370,7 @@ class HttpKubeClient implements KubeClient {
         this.#checkOpen(init.signal);
         const retryable = init.retry === "idempotent" || isConnectError(error);
         if (!retryable || attempt >= MAX_ATTEMPTS) {
-          throw new Error(`${method} ${path}: ${error instanceof Error ? error.message : error}`, {
-            cause: error,
-          });
+          throw new Error(`${method} ${path}: ${this.#describeFailure(error)}`, { cause: error });
         }
         log.debug("kube request failed, retrying", { method, path, attempt, error });
         await sleep(backoffDelay(attempt, RETRY_BACKOFF), init.signal);

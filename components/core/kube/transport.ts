@@ -63,22 +63,26 @@ export class Transport {
     return transport;
   }
 
-  #options(credentials: KubeCredentials): Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> {
+  /** Creates a fetch client presenting the credentials' client certificate, if any. */
+  #createClient(credentials: KubeCredentials): Deno.HttpClient {
     if (this.#bridge) {
+      // The bridge reads the identity for every new upstream connection.
       this.#identity = { cert: credentials.cert, key: credentials.key };
-      return { proxy: { transport: "unix", path: this.#bridge.socketPath }, http2: false };
+      return Deno.createHttpClient({
+        proxy: { transport: "unix", path: this.#bridge.socketPath },
+        http2: false,
+      });
     }
-    const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {
+    const options: Deno.CreateHttpClientOptions = {
       caCerts: this.#access.caCerts,
       http2: false,
       poolIdleTimeout: POOL_IDLE_TIMEOUT_MS,
+      proxy: this.#access.proxyUrl ? { url: this.#access.proxyUrl } : undefined,
     };
-    if (this.#access.proxyUrl) options.proxy = { url: this.#access.proxyUrl };
     if (credentials.cert && credentials.key) {
-      options.cert = credentials.cert;
-      options.key = credentials.key;
+      return Deno.createHttpClient({ ...options, cert: credentials.cert, key: credentials.key });
     }
-    return options;
+    return Deno.createHttpClient(options);
   }
 
   /**
@@ -92,10 +96,7 @@ export class Transport {
     const identity = `${credentials.cert ?? ""}\n${credentials.key ?? ""}`;
     if (this.#shared?.identity !== identity) {
       this.#shared?.client.close();
-      this.#shared = {
-        client: Deno.createHttpClient(this.#options(credentials) as Deno.CreateHttpClientOptions),
-        identity,
-      };
+      this.#shared = { client: this.#createClient(credentials), identity };
     }
     return this.#shared.client;
   }
@@ -107,7 +108,7 @@ export class Transport {
    * @returns A new client.
    */
   dedicatedClient(credentials: KubeCredentials): Deno.HttpClient {
-    return Deno.createHttpClient(this.#options(credentials) as Deno.CreateHttpClientOptions);
+    return this.#createClient(credentials);
   }
 
   /** Closes the shared client and the bridge. */

@@ -38,6 +38,45 @@ export interface PodLike {
   status?: { phase?: string };
 }
 
+function slimContainer(c: ContainerLike): ContainerLike {
+  return {
+    name: c.name,
+    ...(c.restartPolicy ? { restartPolicy: c.restartPolicy } : {}),
+    ...(c.resources ? { resources: { limits: c.resources.limits, requests: c.resources.requests } } : {}),
+  };
+}
+
+/**
+ * A pod trimmed to what GPU assignment reads (identity, annotations it names, containers' resources,
+ * node and phase), so a role watching every pod holds little per pod.
+ */
+export function slimPod<P extends PodLike & { metadata?: { resourceVersion?: string } }>(
+  pod: P,
+  annotationKeys: string[] = [],
+): P {
+  const meta = pod.metadata ?? {};
+  const annotations = Object.fromEntries(
+    annotationKeys.filter((k) => meta.annotations?.[k] !== undefined).map((k) => [k, meta.annotations![k]]),
+  );
+  return {
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      resourceVersion: meta.resourceVersion,
+      creationTimestamp: meta.creationTimestamp,
+      ...(meta.deletionTimestamp ? { deletionTimestamp: meta.deletionTimestamp } : {}),
+      ...(Object.keys(annotations).length ? { annotations } : {}),
+    },
+    spec: {
+      nodeName: pod.spec?.nodeName,
+      containers: (pod.spec?.containers ?? []).map(slimContainer),
+      ...(pod.spec?.initContainers ? { initContainers: pod.spec.initContainers.map(slimContainer) } : {}),
+    },
+    status: { phase: pod.status?.phase },
+  } as P;
+}
+
 /** How many GPUs one container uses and how it runs. */
 export interface ContainerDemand {
   /** Container name. */

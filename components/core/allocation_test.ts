@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { assignGpus, containerForEachGpu, podGpuDemand, type PodLike } from "./allocation.ts";
+import { assignGpus, containerForEachGpu, podGpuDemand, type PodLike, slimPod } from "./allocation.ts";
 import type { NodeGpuDevice } from "./node_state.ts";
 
 function devices(n: number): NodeGpuDevice[] {
@@ -125,4 +125,30 @@ Deno.test("assignGpus() ignores pods not bound to a node", () => {
   const unbound = { ...pod("u", [1]), spec: { containers: pod("u", [1]).spec!.containers } };
   const { devices: out } = assignGpus(devices(1), [unbound]);
   assert.equal(out[0].holder, undefined);
+});
+
+Deno.test("slimPod() keeps what assignment reads and drops the rest", () => {
+  const full = {
+    ...pod("p", [2], { initContainers: [{ name: "side", restartPolicy: "Always" }] }),
+    metadata: {
+      name: "p",
+      namespace: "default",
+      uid: "u",
+      resourceVersion: "7",
+      creationTimestamp: "2026-01-01T00:00:00Z",
+      annotations: { keep: "1", drop: "2" },
+      managedFields: [{ manager: "kubectl" }],
+    },
+  };
+  const slim = slimPod(full, ["keep"]);
+  assert.deepEqual(slim.metadata, {
+    name: "p",
+    namespace: "default",
+    uid: "u",
+    resourceVersion: "7",
+    creationTimestamp: "2026-01-01T00:00:00Z",
+    annotations: { keep: "1" },
+  });
+  assert.deepEqual(podGpuDemand(slim), podGpuDemand(full));
+  assert.equal(slim.spec?.initContainers?.[0].restartPolicy, "Always");
 });

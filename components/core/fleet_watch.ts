@@ -31,6 +31,32 @@ export interface NodeObject extends KubeObject {
   status?: { capacity?: Record<string, string>; allocatable?: Record<string, string>; [k: string]: unknown };
 }
 
+/** Field managers whose ownership the roles read from `managedFields` (fakegpu's own). */
+const OWN_MANAGER_PREFIX = "fakegpu";
+
+/**
+ * A Node trimmed to what the roles read: name, labels, the KWOK annotation, fakegpu's own managed-field
+ * entries, capacity and allocatable. Keeps a 1000-node fleet cheap to hold in memory.
+ */
+export function slimNode(node: NodeObject): NodeObject {
+  const meta = node.metadata ?? {};
+  const kwok = meta.annotations?.[KWOK_NODE_ANNOTATION];
+  const managed = (meta.managedFields ?? []).filter((entry) =>
+    String((entry as { manager?: string }).manager ?? "").startsWith(OWN_MANAGER_PREFIX)
+  );
+  return {
+    metadata: {
+      name: meta.name,
+      uid: meta.uid,
+      resourceVersion: meta.resourceVersion,
+      labels: meta.labels,
+      ...(kwok === undefined ? {} : { annotations: { [KWOK_NODE_ANNOTATION]: kwok } }),
+      ...(managed.length ? { managedFields: managed } : {}),
+    },
+    status: { capacity: node.status?.capacity, allocatable: node.status?.allocatable },
+  };
+}
+
 /** A ConfigMap as the roles read it. */
 export interface ConfigMapObject extends KubeObject {
   /** ConfigMap data. */
@@ -89,6 +115,7 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
     name: "nodes",
     path: "/api/v1/nodes",
     signal,
+    transform: slimNode,
     onChange: (change) => {
       if (change.type !== "synced") changed(change.object.metadata?.name);
     },

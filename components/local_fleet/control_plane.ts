@@ -9,7 +9,7 @@
  */
 
 import { z } from "zod";
-import { parse as parseYaml } from "yaml";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { log } from "../core/log.ts";
 
 /** Binaries {@link startControlPlane} needs in `binDir`. */
@@ -234,6 +234,32 @@ export function serverFromKubeconfig(text: string): string {
     throw new Error(`kubeconfig: clusters[0].cluster.server: expected a URL, got ${describeValue(server)}`);
   }
   return server;
+}
+
+/**
+ * kwokctl's kubeconfig rewritten to verify the API server against the cluster CA (`<clusterDir>/pki/ca.crt`)
+ * instead of skipping verification, with certificate paths made absolute, so clients use plain verified TLS.
+ */
+export function verifiedKubeconfig(text: string, clusterDir: string): string {
+  const doc = parseYaml(text) as {
+    clusters?: { cluster?: Record<string, unknown> }[];
+    users?: { user?: Record<string, unknown> }[];
+  };
+  const absolute = (value: unknown) =>
+    typeof value === "string" && !value.startsWith("/") ? `${clusterDir}/${value}` : value;
+  for (const { cluster } of doc.clusters ?? []) {
+    if (!cluster) continue;
+    delete cluster["insecure-skip-tls-verify"];
+    delete cluster["certificate-authority-data"];
+    cluster["certificate-authority"] = `${clusterDir}/pki/ca.crt`;
+  }
+  for (const { user } of doc.users ?? []) {
+    if (!user) continue;
+    for (const field of ["client-certificate", "client-key"]) {
+      if (user[field] !== undefined) user[field] = absolute(user[field]);
+    }
+  }
+  return stringifyYaml(doc);
 }
 
 /** Shortens one kwokctl JSON log line to `LEVEL msg (elapsed)`; other lines are returned as they are. */
@@ -619,7 +645,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const name = o.name;
   const clusterDir = clusterDirOf(workdir, name);
   const files = ownFiles(workdir, name);
-  const kubeconfigPath = `${clusterDir}/kubeconfig.yaml`;
+  const kwokctlKubeconfig = `${clusterDir}/kubeconfig.yaml`;
+  const kubeconfigPath = `${clusterDir}/kubeconfig-verified.yaml`;
   if (await exists(clusterDir)) {
     throw new Error(
       `startControlPlane: name: cluster "${name}" already exists in ${workdir}; pick another name or delete it ` +
@@ -678,7 +705,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           await tailComponentLogs(clusterDir),
       );
     }
-    const server = serverFromKubeconfig(await Deno.readTextFile(kubeconfigPath));
+    const kwokctlConfig = await Deno.readTextFile(kwokctlKubeconfig);
+    const server = serverFromKubeconfig(kwokctlConfig);
+    await Deno.writeTextFile(kubeconfigPath, verifiedKubeconfig(kwokctlConfig, clusterDir));
     progress(`cluster ${name} created at ${server}; waiting for /readyz and the default ServiceAccount`);
     try {
       await waitUntilReady({ binDir: o.binDir, kubeconfigPath }, deadline, aborter.signal);

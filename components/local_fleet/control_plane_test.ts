@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { parse as parseYaml } from "yaml";
 import {
   CONTROL_PLANE_BINARIES,
   formatKwokctlLine,
@@ -14,6 +15,7 @@ import {
   summarizeReadyz,
   tailComponentLogs,
   validateControlPlaneOptions,
+  verifiedKubeconfig,
 } from "./control_plane.ts";
 
 const BASE = {
@@ -182,4 +184,32 @@ Deno.test("startControlPlane() refuses to reuse an existing cluster name in the 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("verifiedKubeconfig() trusts the cluster CA instead of skipping verification", () => {
+  const text = `apiVersion: v1
+kind: Config
+clusters:
+  - name: kwok-x
+    cluster:
+      server: https://127.0.0.1:32766
+      insecure-skip-tls-verify: true
+users:
+  - name: kwok-x
+    user:
+      client-certificate: pki/admin.crt
+      client-key: /abs/admin.key
+`;
+  const out = parseYaml(verifiedKubeconfig(text, "/w/clusters/x")) as {
+    clusters: { cluster: Record<string, unknown> }[];
+    users: { user: Record<string, unknown> }[];
+  };
+  assert.deepEqual(out.clusters[0].cluster, {
+    server: "https://127.0.0.1:32766",
+    "certificate-authority": "/w/clusters/x/pki/ca.crt",
+  });
+  assert.deepEqual(out.users[0].user, {
+    "client-certificate": "/w/clusters/x/pki/admin.crt",
+    "client-key": "/abs/admin.key",
+  });
 });

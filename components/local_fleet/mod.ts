@@ -10,6 +10,7 @@ import { z } from "zod";
 import { type FlagSpec, parseFlags, printHelpIfAsked } from "../core/flags.ts";
 import { log, setLogRole } from "../core/log.ts";
 import { connect, type KubeClient } from "../core/kube/client.ts";
+import { ROLE_V8_FLAGS } from "../core/role_runtime.ts";
 import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../core/topology_config.ts";
 import { startControlPlane } from "./control_plane.ts";
 import { type FleetNodePlan, fleetNodes, fleetTable } from "./fleet.ts";
@@ -49,7 +50,8 @@ function say(msg: string): void {
 function roleCommand(role: string, args: string[]): string[] {
   const exec = Deno.execPath();
   if (/(^|\/)deno(\.exe)?$/.test(exec)) {
-    return [exec, "run", "--allow-all", new URL("../../main.ts", import.meta.url).pathname, role, ...args];
+    const main = new URL("../../main.ts", import.meta.url).pathname;
+    return [exec, "run", "--allow-all", `--v8-flags=${ROLE_V8_FLAGS}`, main, role, ...args];
   }
   return [exec, role, ...args];
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { isDeepStrictEqual } from "node:util";
-import { podGpuDemand, type PodLike } from "../core/allocation.ts";
+import { podGpuDemand, type PodLike, slimPod } from "../core/allocation.ts";
 import { isKwokNode, watchFleet } from "../core/fleet_watch.ts";
 import { gpuNodeLabels } from "../core/gfd_labels.ts";
 import { log } from "../core/log.ts";
@@ -16,7 +16,7 @@ import { WorkQueue } from "../core/work_queue.ts";
 import type { KubeClient, KubeObject } from "../core/kube/client.ts";
 import { emitEvent } from "../core/kube/events.ts";
 import { startReflector } from "../core/kube/reflector.ts";
-import { desiredNodeState, labelsToApply, parseUtilization } from "./reconcile.ts";
+import { desiredNodeState, labelsToApply, parseUtilization, UTILIZATION_ANNOTATION } from "./reconcile.ts";
 
 /** Field manager of every write status-updater makes. */
 export const STATUS_UPDATER_MANAGER = "fakegpu";
@@ -61,6 +61,7 @@ export async function runStatusUpdaterController(
     path: "/api/v1/pods",
     fieldSelector: "spec.nodeName!=",
     signal,
+    transform: (pod) => slimPod(pod, [UTILIZATION_ANNOTATION]),
     onChange: (change) => {
       if (change.type === "synced") return;
       const pod = change.object;

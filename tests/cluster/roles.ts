@@ -5,6 +5,8 @@
  * @module
  */
 
+import { ROLE_V8_FLAGS } from "../../components/core/role_runtime.ts";
+
 const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
 
 /** A running role process. */
@@ -13,6 +15,8 @@ export interface RoleProcess {
   readonly role: string;
   /** File the role's stdout and stderr go to. */
   readonly logFile: string;
+  /** Process id of the role. */
+  readonly pid: number;
   /** Sends a signal (default SIGTERM) and waits for the process to exit. */
   stop(signal?: Deno.Signal): Promise<void>;
   /** Same as `stop("SIGTERM")`. */
@@ -39,7 +43,7 @@ export async function startRole(
   const out = await Deno.open(logFile, { create: true, write: true, append: true });
   const err = await Deno.open(logFile, { write: true, append: true });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, role, ...args],
+    args: ["run", "--allow-all", `--v8-flags=${ROLE_V8_FLAGS}`, MAIN, role, ...args],
     env: { FAKEGPU_LOG_LEVEL: "info", ...options.env },
     stdin: "null",
     stdout: "piped",
@@ -62,5 +66,5 @@ export async function startRole(
     })();
     return stopped;
   };
-  return { role, logFile, stop, [Symbol.asyncDispose]: () => stop() };
+  return { role, logFile, pid: child.pid, stop, [Symbol.asyncDispose]: () => stop() };
 }

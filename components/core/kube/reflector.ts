@@ -57,6 +57,11 @@ export interface ReflectorOptions<T> {
   watchTimeoutSeconds?: number;
   /** Name used in logs; defaults to the path. */
   name?: string;
+  /**
+   * Trims each object before it is stored and handed to `onChange` (keep `metadata.name`, `namespace`
+   * and `resourceVersion`), so a large collection costs only the fields the caller reads.
+   */
+  transform?: (object: T) => T;
 }
 
 /** A running reflector. */
@@ -161,7 +166,8 @@ class ReflectorRunner<T extends KubeObject> implements Reflector<T> {
       fieldSelector: this.#options.fieldSelector,
       signal: this.#options.signal,
     });
-    const changes = diffRelist(this.store, items);
+    const transform = this.#options.transform;
+    const changes = diffRelist(this.store, transform ? items.map(transform) : items);
     log.debug("reflector listed", {
       reflector: this.#name,
       resourceVersion,
@@ -179,7 +185,8 @@ class ReflectorRunner<T extends KubeObject> implements Reflector<T> {
     this.#resolveSynced();
   }
 
-  async #apply(type: "ADDED" | "MODIFIED" | "DELETED", object: T): Promise<void> {
+  async #apply(type: "ADDED" | "MODIFIED" | "DELETED", raw: T): Promise<void> {
+    const object = this.#options.transform ? this.#options.transform(raw) : raw;
     const key = objectKey(object);
     if (type === "DELETED") {
       this.store.delete(key);

@@ -206,17 +206,17 @@ Deno.test("the simulated GPU fleet on a real control plane", async (t) => {
         },
       });
       // 32 fleet GPUs, one held by one-gpu: 31 replicas run, 9 stay Pending (plain-0 is not selected).
-      await waitFor(
-        "31 train pods Running",
-        async () => (await runningGpuPods(client, "app=train")).length === 31,
-        {
-          timeoutMs: 120_000,
-        },
-      );
-      const { items } = await client.list<Pod>("/api/v1/namespaces/default/pods", {
-        labelSelector: "app=train",
-      });
-      assert.equal(items.filter((p) => p.status?.phase === "Pending").length, 9);
+      await waitFor("31 train pods Running and 9 Pending", async () => {
+        const { items } = await client.list<Pod>("/api/v1/namespaces/default/pods", {
+          labelSelector: "app=train",
+        });
+        const phases: Record<string, number> = {};
+        for (const p of items) phases[p.status?.phase ?? "?"] = (phases[p.status?.phase ?? "?"] ?? 0) + 1;
+        if (phases.Running === 31 && phases.Pending === 9) return true;
+        throw new Error(
+          `train pods by phase: ${JSON.stringify(phases)}; GPUs: ${JSON.stringify(await gpuCounts(client))}`,
+        );
+      }, { timeoutMs: 120_000 });
       const runningUids = new Set([
         ...(await runningGpuPods(client, "app=train")).map((p) => p.metadata.uid),
         (await client.get<Pod>("/api/v1/namespaces/default/pods/one-gpu"))!.metadata.uid,
@@ -245,8 +245,9 @@ Deno.test("the simulated GPU fleet on a real control plane", async (t) => {
       await new Promise((r) => setTimeout(r, 1000));
       await startRoles();
       // a second status-updater replica waits on the Lease and must not disturb anything
+      await new Promise((r) => setTimeout(r, 2000));
       roles.push(await startRole("status-updater", roleArgs, { logDir }));
-      await new Promise((r) => setTimeout(r, 8000));
+      await new Promise((r) => setTimeout(r, 6000));
       sampling = false;
       await sampler;
       assert.ok(samples > 20, `sampled ${samples} times`);
@@ -254,8 +255,51 @@ Deno.test("the simulated GPU fleet on a real control plane", async (t) => {
       assert.deepEqual(await holders(client), before);
     });
 
-    await t.step("GPUs are freed when pods go", async () => {
+    await t.step("in steady state the roles write nothing", async () => {
+      const versions = async () => {
+        const cms = await client.list<{ metadata: { name: string; resourceVersion: string } }>(
+          `/api/v1/namespaces/${NS}/configmaps`,
+          { labelSelector: STATE_SELECTOR },
+        );
+        const nodes = await client.list<
+          { metadata: { name: string; managedFields?: { manager?: string; time?: string }[] } }
+        >(
+          "/api/v1/nodes",
+        );
+        return JSON.stringify([
+          cms.items.map((c) => `${c.metadata.name}@${c.metadata.resourceVersion}`).sort(),
+          nodes.items.map((n) =>
+            (n.metadata.managedFields ?? []).filter((f) => f.manager?.startsWith("fakegpu"))
+              .map((f) => `${n.metadata.name}/${f.manager}@${f.time}`)
+          ).flat().sort(),
+        ]);
+      };
+      const before = await versions();
+      await new Promise((r) => setTimeout(r, 6000)); // several KWOK heartbeats
+      assert.equal(await versions(), before);
+    });
+
+    await t.step("the standby status-updater takes over when the leader stops", async () => {
+      const leader = await waitFor("a running status-updater holding the Lease", async () => {
+        const lease = await client.get<{ spec?: { holderIdentity?: string } }>(
+          `/apis/coordination.k8s.io/v1/namespaces/${NS}/leases/fakegpu-status-updater`,
+        );
+        const holder = lease?.spec?.holderIdentity ?? "";
+        return roles.find((r) => r.role === "status-updater" && holder.endsWith(`-${r.pid}`));
+      }, { timeoutMs: 30_000 });
+      roles.splice(roles.indexOf(leader), 1);
+      await leader.stop();
       await client.delete("/apis/apps/v1/namespaces/default/deployments/train");
+      await waitFor(
+        "the standby frees the deployment's GPUs",
+        async () => (await holders(client)).size === 1,
+        {
+          timeoutMs: 120_000,
+        },
+      );
+    });
+
+    await t.step("GPUs are freed when pods go", async () => {
       await client.delete("/api/v1/namespaces/default/pods/one-gpu");
       await waitFor("every GPU free in the node states", async () => (await holders(client)).size === 0, {
         timeoutMs: 120_000,

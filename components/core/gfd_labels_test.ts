@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
 import { findGpuModel } from "./catalogue.ts";
 import { gpuNodeLabels } from "./gfd_labels.ts";
-import type { PoolSpec } from "./model.ts";
+import { parseTopology } from "./topology_config.ts";
 
-const h100: PoolSpec = {
-  name: "h100",
-  model: findGpuModel("NVIDIA-H100-80GB-HBM3")!,
-  gpuCount: 8,
-  driverVersion: "580.105.08",
-  cudaVersion: "13.0",
-  otherResources: {},
-  backend: "fake",
-};
+const h100 =
+  parseTopology({ nodePools: { h100: { gpuProduct: "NVIDIA-H100-80GB-HBM3", gpuCount: 8 } } }).pools.h100;
 
 Deno.test("gpuNodeLabels() gives an H100 node GFD's real label values", () => {
   const labels = gpuNodeLabels({ pool: h100, migStrategy: "none", kwok: true });

@@ -1,18 +1,13 @@
 import assert from "node:assert/strict";
-import { findGpuModel } from "../core/catalogue.ts";
-import type { PoolSpec } from "../core/model.ts";
+import { parseTopology } from "../core/topology_config.ts";
 import type { PodLike } from "../core/allocation.ts";
 import { desiredNodeState, labelsToApply, parseUtilization } from "./reconcile.ts";
 
-const a100: PoolSpec = {
-  name: "a100",
-  model: findGpuModel("a100-80gb")!,
-  gpuCount: 8,
-  driverVersion: "580.105.08",
-  cudaVersion: "13.0",
-  otherResources: { "rdma/hca": 1 },
-  backend: "fake",
-};
+const a100 = parseTopology({
+  nodePools: {
+    a100: { gpuProduct: "a100-80gb", gpuCount: 8, otherDevices: [{ name: "rdma/hca", count: 1 }] },
+  },
+}).pools.a100;
 
 function gpuPod(name: string, gpus: number, annotations: Record<string, string> = {}): PodLike {
   return {

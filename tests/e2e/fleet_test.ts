@@ -342,6 +342,51 @@ Deno.test("the simulated GPU fleet on a real control plane", async (t) => {
       const n = await client.get<Node>("/api/v1/nodes/kwok-a100-0");
       assert.equal(n?.metadata.labels?.["nvidia.com/gpu.count"], "4");
     });
+
+    await t.step("an invalid topology edit is reported and the last good one stays in force", async () => {
+      const broken = DEFAULT_TOPOLOGY_YAML.replace(/(h100:[\s\S]*?gpuCount:\s*)8/, '$1"eight"');
+      await client.mergePatch(`/api/v1/namespaces/${NS}/configmaps/topology`, {
+        data: { "topology.yml": broken },
+      });
+      const message = await waitFor("an InvalidTopology event", async () => {
+        const { items } = await client.list<{ reason?: string; message?: string }>(
+          `/api/v1/namespaces/${NS}/events`,
+          { fieldSelector: "involvedObject.name=topology" },
+        );
+        return items.find((e) => e.reason === "InvalidTopology")?.message;
+      });
+      assert.match(message, /nodePools\.h100\.gpuCount: expected a positive integer, got "eight"/);
+      await new Promise((r) => setTimeout(r, 2000));
+      const counts = await gpuCounts(client);
+      assert.equal(counts["kwok-h100-0"], "8");
+      assert.equal(counts["kwok-a100-0"], "4");
+    });
+
+    await t.step(
+      "a pod with a bad utilization annotation still gets its GPU and a Warning event",
+      async () => {
+        const pod = gpuPod("bad-annotation", 1, { "gpu-pool": "h100" });
+        (pod.metadata as Record<string, unknown>).annotations = {
+          "run.ai/simulated-gpu-utilization": "80-20",
+        };
+        await client.create("/api/v1/namespaces/default/pods", pod);
+        const uid = await waitFor("bad-annotation Running", async () => {
+          const p = await client.get<Pod>("/api/v1/namespaces/default/pods/bad-annotation");
+          return p?.status?.phase === "Running" ? p.metadata.uid : undefined;
+        });
+        await waitFor(
+          "bad-annotation's GPU in the node state",
+          async () => [...(await holders(client)).values()].includes(uid),
+        );
+        const { items } = await client.list<{ reason?: string; message?: string; type?: string }>(
+          "/api/v1/namespaces/default/events",
+          { fieldSelector: "involvedObject.name=bad-annotation" },
+        );
+        const warning = items.find((e) => e.reason === "InvalidGpuUtilization");
+        assert.equal(warning?.type, "Warning");
+        assert.match(warning?.message ?? "", /range start 80 exceeds its end 20, got "80-20"/);
+      },
+    );
   } finally {
     await stopRoles();
     client.close();

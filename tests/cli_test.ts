@@ -1,0 +1,57 @@
+/** The `fakegpu` command line as a user meets it: help, version, and clear exit-2 errors for bad input. */
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+async function fakegpu(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
+}
+
+Deno.test("fakegpu --help lists every role with one line each", async () => {
+  const { code, stdout } = await fakegpu("--help");
+  assert.equal(code, 0);
+  for (const role of ["status-updater", "device-plugin", "local-fleet"]) {
+    assert.match(stdout, new RegExp(`^  ${role}\\s+\\S`, "m"));
+  }
+});
+
+Deno.test("fakegpu --version prints the version", async () => {
+  const { code, stdout } = await fakegpu("--version");
+  assert.equal(code, 0);
+  assert.match(stdout, /^fakegpu \d+\.\d+\.\d+$/m);
+});
+
+Deno.test("fakegpu rejects an unknown role with usage and exit code 2", async () => {
+  const { code, stderr } = await fakegpu("gpu-wizard");
+  assert.equal(code, 2);
+  assert.match(stderr, /unknown role "gpu-wizard"/);
+  assert.match(stderr, /Usage: fakegpu <role>/);
+});
+
+Deno.test("a role rejects a bad flag naming it, with exit code 2", async () => {
+  const scope = await fakegpu("device-plugin", "--node-scope", "everywhere");
+  assert.equal(scope.code, 2);
+  assert.match(scope.stderr, /--node-scope: expected "kwok", got "everywhere"/);
+  const unknown = await fakegpu("status-updater", "--colour=blue");
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /Unknown flag "--colour"/);
+  const workers = await fakegpu("status-updater", "--workers", "0");
+  assert.equal(workers.code, 2);
+  assert.match(workers.stderr, /--workers:/);
+});
+
+Deno.test("a role's --help lists its flags with their environment variables", async () => {
+  const { code, stdout } = await fakegpu("status-updater", "--help");
+  assert.equal(code, 0);
+  assert.match(
+    stdout,
+    /--topology-configmap <value>.*\(default topology\) \[env FAKEGPU_TOPOLOGY_CONFIGMAP\]/,
+  );
+  assert.match(stdout, /--leader-elect /);
+});

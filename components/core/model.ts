@@ -77,7 +77,7 @@ export interface PoolSpec {
   cudaVersion: string;
   /** Extended resources other than `nvidia.com/gpu`, by resource name. */
   otherResources: Record<string, number>;
-  /** `fake` (fakegpu advertises) or `mock` (left to an NVML mock backend). */
+  /** Backend named in the config: `fake` or `mock` (accepted for compatibility; fakegpu simulates both). */
   backend: "fake" | "mock";
   /** How many KWOK nodes `local-fleet` creates for the pool (fakegpu's own field; default 1). */
   nodeCount?: number;

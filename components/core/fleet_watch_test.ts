@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { isKwokNode, slimNode } from "./fleet_watch.ts";
+import { ownedMapKeys } from "./managed_fields.ts";
+
+const node = {
+  metadata: {
+    name: "kwok-a100-0",
+    uid: "u1",
+    resourceVersion: "42",
+    labels: { "gpu-pool": "a100" },
+    annotations: {
+      "kwok.x-k8s.io/node": "fake",
+      "kubectl.kubernetes.io/last-applied-configuration": "{...}",
+    },
+    managedFields: [
+      { manager: "kwok", operation: "Update", fieldsV1: { "f:status": {} } },
+      {
+        manager: "fakegpu",
+        operation: "Apply",
+        fieldsV1: { "f:metadata": { "f:labels": { "f:nvidia.com/gpu.count": {} } } },
+      },
+    ],
+  },
+  spec: { taints: [{ key: "kwok.x-k8s.io/node", effect: "NoSchedule" }] },
+  status: {
+    capacity: { cpu: "96", "nvidia.com/gpu": "8" },
+    allocatable: { cpu: "96", "nvidia.com/gpu": "8" },
+    conditions: [{ type: "Ready", status: "True" }],
+    images: [{ names: ["x"], sizeBytes: 1 }],
+  },
+};
+
+Deno.test("slimNode() keeps what the roles read and drops the rest", () => {
+  const slim = slimNode(node);
+  assert.deepEqual(slim.metadata?.annotations, { "kwok.x-k8s.io/node": "fake" });
+  assert.deepEqual(slim.metadata?.labels, { "gpu-pool": "a100" });
+  assert.equal(slim.metadata?.resourceVersion, "42");
+  assert.deepEqual(slim.status, { capacity: node.status.capacity, allocatable: node.status.allocatable });
+  assert.equal((slim as Record<string, unknown>).spec, undefined);
+  assert.equal(isKwokNode(slim), true);
+  assert.deepEqual([...ownedMapKeys(slim, "fakegpu", ["metadata", "labels"])], ["nvidia.com/gpu.count"]);
+  assert.equal(slim.metadata?.managedFields?.length, 1);
+});
+
+Deno.test("isKwokNode() needs the annotation value fake", () => {
+  assert.equal(isKwokNode({ metadata: { annotations: { "kwok.x-k8s.io/node": "real" } } }), false);
+  assert.equal(isKwokNode({}), false);
+});

@@ -40,6 +40,12 @@ export interface ControlPlaneOptions {
   prometheusBinary?: string;
   /** How long creation plus readiness may take; default 120000 ms. */
   readyTimeoutMs?: number;
+  /**
+   * Duration of the node Leases kwok-controller holds for its nodes; default kwokctl's 200 s. A restarted
+   * kwok-controller has a new identity and may leave pods on a node alone until the previous holder's
+   * Lease expires, so clusters that {@link ControlPlane.restart} should set a few seconds.
+   */
+  nodeLeaseDurationSeconds?: number;
   /** Receives human-readable progress lines (kwokctl's log and the harness's own steps). */
   onProgress?: (msg: string) => void;
   /** Aborting stops a start in progress and tears down what was started. */
@@ -62,6 +68,16 @@ export interface ControlPlane {
   readonly binDir: string;
   /** `http://127.0.0.1:<port>` of the cluster's Prometheus, when `prometheusPort` was set. */
   readonly prometheusUrl: string | undefined;
+  /**
+   * Restarts the whole control plane, as a crash or an upgrade of it would, while its clients keep running:
+   * `kwokctl stop cluster` kills every component (etcd, kube-apiserver, kube-controller-manager,
+   * kube-scheduler, kwok-controller, Prometheus), `kwokctl start cluster` starts them again from the
+   * cluster's saved configuration, and this waits until `/readyz` is `ok` and the `default` ServiceAccount
+   * exists, as {@link startControlPlane} does. etcd's data, the certificates and every port survive, so
+   * {@link ControlPlane.kubeconfigPath} and {@link ControlPlane.server} stay valid. Throws if the cluster is
+   * stopping, a kwokctl command fails, it comes back on another URL or is not ready in `readyTimeoutMs`.
+   */
+  restart(): Promise<void>;
   /** Deletes the cluster, kills leftover processes and removes its files; idempotent. */
   stop(): Promise<void>;
   /** Same as {@link ControlPlane.stop}. */
@@ -86,6 +102,7 @@ export interface ResolvedControlPlaneOptions {
   prometheusPort: number;
   prometheusBinary: string;
   readyTimeoutMs: number;
+  nodeLeaseDurationSeconds: number | undefined;
   onProgress: (msg: string) => void;
   signal: AbortSignal | undefined;
 }
@@ -125,6 +142,10 @@ const optionsSchema = z.strictObject({
     .int({ error: "expected a whole number of milliseconds" })
     .positive({ error: "expected a positive number of milliseconds" })
     .optional(),
+  nodeLeaseDurationSeconds: z.number({ error: "expected a number of seconds" })
+    .int({ error: "expected a whole number of seconds" })
+    .positive({ error: "expected a positive number of seconds" })
+    .optional(),
   onProgress: z.custom<(msg: string) => void>((v) => typeof v === "function", {
     error: "expected a function",
   })
@@ -157,20 +178,33 @@ export function validateControlPlaneOptions(input: unknown): ResolvedControlPlan
     prometheusPort: o.prometheusPort ?? 0,
     prometheusBinary: o.prometheusBinary ?? DEFAULT_PROMETHEUS_BINARY,
     readyTimeoutMs: o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+    nodeLeaseDurationSeconds: o.nodeLeaseDurationSeconds,
     onProgress: o.onProgress ?? (() => {}),
     signal: o.signal,
   };
 }
 
-/** The kwokctl configuration file: every component listens on loopback only. */
-export function kwokctlConfigYaml(): string {
-  return [
-    "apiVersion: config.kwok.x-k8s.io/v1alpha1",
-    "kind: KwokctlConfiguration",
-    "options:",
-    "  bindAddress: 127.0.0.1",
-    "",
-  ].join("\n");
+/**
+ * The kwokctl configuration file: every component listens on loopback only; kwok-controller's node Lease
+ * duration is set exactly (not scaled by kwokctl's heartbeat factor) when given.
+ */
+export function kwokctlConfigYaml(nodeLeaseDurationSeconds?: number): string {
+  const config: Record<string, unknown> = {
+    apiVersion: "config.kwok.x-k8s.io/v1alpha1",
+    kind: "KwokctlConfiguration",
+    options: { bindAddress: "127.0.0.1" },
+  };
+  if (nodeLeaseDurationSeconds !== undefined) {
+    config.componentsPatches = [{
+      name: "kwok-controller",
+      extraArgs: [{
+        key: "node-lease-duration-seconds",
+        value: String(nodeLeaseDurationSeconds),
+        override: true,
+      }],
+    }];
+  }
+  return stringifyYaml(config);
 }
 
 /** Arguments of `kwokctl create cluster`; every binary is a local path so nothing is downloaded. */
@@ -428,7 +462,16 @@ interface ProcessIdentity {
   startTime: string;
 }
 
-/** Live processes whose command line mentions `clusterDir` (every component runs from `<clusterDir>/bin`). */
+/**
+ * Whether a `/proc/<pid>/cmdline` (NUL-separated) is one of a cluster's components: kwokctl runs each from
+ * `<clusterDir>/bin/`. Only the executable counts, so a process that merely names a file of the cluster
+ * (a role given `--kubeconfig <clusterDir>/...`) is never taken for a component.
+ */
+export function isComponentCommandLine(cmdline: string, clusterDir: string): boolean {
+  return cmdline.split("\0", 1)[0].startsWith(`${clusterDir}/bin/`);
+}
+
+/** Live components of the cluster in `clusterDir`, see {@link isComponentCommandLine}. */
 async function clusterProcesses(
   clusterDir: string,
   candidates: Iterable<number>,
@@ -437,7 +480,7 @@ async function clusterProcesses(
   for (const pid of new Set(candidates)) {
     if (pid === Deno.pid) continue;
     const [cmdline, stat] = [await procText(pid, "cmdline"), await procText(pid, "stat")];
-    if (cmdline?.includes(clusterDir) && stat !== undefined && statShowsAlive(stat)) {
+    if (cmdline && stat && isComponentCommandLine(cmdline, clusterDir) && statShowsAlive(stat)) {
       found.push({ pid, startTime: statFields(stat)[19] });
     }
   }
@@ -497,12 +540,23 @@ export async function deleteCluster(where: ClusterLocation): Promise<void> {
       });
     }
   }
+  await killSurvivors(where.name, processes);
+  await Deno.remove(clusterDir, { recursive: true }).catch(ignoreNotFound);
+  for (const file of Object.values(files)) await Deno.remove(file).catch(ignoreNotFound);
+}
+
+/**
+ * SIGKILLs those of `processes` still alive until none is; throws if one outlives the grace period (5 s).
+ * kwokctl SIGKILLs its components without waiting for them to exit, so this also waits until their ports
+ * are free.
+ */
+async function killSurvivors(cluster: string, processes: ProcessIdentity[]): Promise<void> {
   const deadline = Date.now() + KILL_GRACE_MS;
   let left = await stillAlive(processes);
   while (left.length > 0) {
     if (Date.now() > deadline) {
       const pids = left.map((p) => p.pid).join(", ");
-      throw new Error(`cluster ${where.name}: processes ${pids} are still alive after SIGKILL`);
+      throw new Error(`cluster ${cluster}: processes ${pids} are still alive after SIGKILL`);
     }
     for (const { pid } of left) {
       try {
@@ -514,8 +568,6 @@ export async function deleteCluster(where: ClusterLocation): Promise<void> {
     await sleep(100);
     left = await stillAlive(left);
   }
-  await Deno.remove(clusterDir, { recursive: true }).catch(ignoreNotFound);
-  for (const file of Object.values(files)) await Deno.remove(file).catch(ignoreNotFound);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -628,6 +680,24 @@ async function waitUntilReady(
   }
 }
 
+/** {@link waitUntilReady} with the tail of the component logs in its error, unless `signal` aborted. */
+async function waitUntilReadyOrExplain(
+  plane: Pick<ControlPlane, "name" | "binDir" | "kubeconfigPath" | "clusterDir">,
+  timeoutMs: number,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    await waitUntilReady(plane, deadline, signal);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    throw new Error(
+      `cluster ${plane.name} not ready after ${timeoutMs}ms: ${(err as Error).message}\n` +
+        await tailComponentLogs(plane.clusterDir),
+    );
+  }
+}
+
 /**
  * Starts a control plane with `kwokctl create cluster --runtime binary` and waits until `/readyz` is
  * `ok` and the `default` ServiceAccount exists. On failure everything started is torn down and the
@@ -661,7 +731,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const aborter = new AbortController();
   const onAbort = () => aborter.abort(o.signal?.reason);
   o.signal?.addEventListener("abort", onAbort, { once: true });
-  let creating: Promise<unknown> = Promise.resolve();
+  let kwokctlRun: Promise<unknown> = Promise.resolve();
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
@@ -669,7 +739,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       try {
         o.signal?.removeEventListener("abort", onAbort);
         aborter.abort(new Error(`cluster ${name} is stopping`));
-        await creating.catch(() => {});
+        await kwokctlRun.catch(() => {});
         progress(`deleting cluster ${name}`);
         await deleteCluster({ binDir: o.binDir, workdir, name });
         if (ownsWorkdir) {
@@ -686,39 +756,53 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   trackTeardown(stop);
 
-  try {
-    await Deno.writeTextFile(files.config, kwokctlConfigYaml());
-    const started = performance.now();
-    const deadline = Date.now() + o.readyTimeoutMs;
-    progress(`creating cluster ${name} (KWOK_WORKDIR=${workdir})`);
-    const run = runCommand(`${o.binDir}/kwokctl`, kwokctlCreateArgs(o, files), {
+  /** Runs `kwokctl <args>` for this cluster (abortable by stop()); throws with the logs' tails on failure. */
+  const kwokctl = async (args: string[]) => {
+    const run = runCommand(`${o.binDir}/kwokctl`, args, {
       env: kwokctlEnv(o.binDir, workdir, files.mergedKubeconfig, Deno.env.get("PATH")),
       signal: aborter.signal,
       onStderrLine: (line) => o.onProgress(`kwokctl: ${formatKwokctlLine(line)}`),
     });
-    creating = run;
-    const created = await run;
+    kwokctlRun = run;
+    const result = await run;
     aborter.signal.throwIfAborted();
-    if (created.code !== 0) {
+    if (result.code !== 0) {
+      const stderr = tailLines(result.stderr, 20);
       throw new Error(
-        `kwokctl create cluster ${name} failed (exit ${created.code}):\n${tailLines(created.stderr, 20)}\n` +
+        `kwokctl ${args[0]} cluster ${name} failed (exit ${result.code}):\n${stderr}\n` +
           await tailComponentLogs(clusterDir),
       );
     }
+  };
+
+  try {
+    await Deno.writeTextFile(files.config, kwokctlConfigYaml(o.nodeLeaseDurationSeconds));
+    const started = performance.now();
+    const deadline = Date.now() + o.readyTimeoutMs;
+    progress(`creating cluster ${name} (KWOK_WORKDIR=${workdir})`);
+    await kwokctl(kwokctlCreateArgs(o, files));
     const kwokctlConfig = await Deno.readTextFile(kwokctlKubeconfig);
     const server = serverFromKubeconfig(kwokctlConfig);
     await Deno.writeTextFile(kubeconfigPath, verifiedKubeconfig(kwokctlConfig, clusterDir));
     progress(`cluster ${name} created at ${server}; waiting for /readyz and the default ServiceAccount`);
-    try {
-      await waitUntilReady({ binDir: o.binDir, kubeconfigPath }, deadline, aborter.signal);
-    } catch (err) {
-      if (aborter.signal.aborted) throw err;
-      throw new Error(
-        `cluster ${name} not ready after ${o.readyTimeoutMs}ms: ${(err as Error).message}\n` +
-          await tailComponentLogs(clusterDir),
-      );
-    }
+    const plane = { name, binDir: o.binDir, kubeconfigPath, clusterDir };
+    await waitUntilReadyOrExplain(plane, o.readyTimeoutMs, deadline, aborter.signal);
     progress(`cluster ${name} ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+
+    const restart = async () => {
+      if (stopping) throw new Error(`cluster ${name}: cannot restart, it is stopping`);
+      const begun = performance.now();
+      const deadline = Date.now() + o.readyTimeoutMs;
+      progress(`restarting cluster ${name}`);
+      const processes = await clusterProcesses(clusterDir, await allPids());
+      await kwokctl(["stop", "cluster", "--name", name]);
+      await killSurvivors(name, processes); // kwokctl does not wait for its SIGKILLs to take effect
+      await kwokctl(["start", "cluster", "--name", name, "--timeout", `${o.readyTimeoutMs}ms`]);
+      const now = serverFromKubeconfig(await Deno.readTextFile(kwokctlKubeconfig));
+      if (now !== server) throw new Error(`cluster ${name} came back at ${now} instead of ${server}`);
+      await waitUntilReadyOrExplain(plane, o.readyTimeoutMs, deadline, aborter.signal);
+      progress(`cluster ${name} restarted in ${((performance.now() - begun) / 1000).toFixed(1)}s`);
+    };
     return {
       name,
       workdir,
@@ -727,6 +811,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       server,
       binDir: o.binDir,
       prometheusUrl: o.prometheusPort > 0 ? `http://127.0.0.1:${o.prometheusPort}` : undefined,
+      restart,
       stop,
       [Symbol.asyncDispose]: stop,
     };

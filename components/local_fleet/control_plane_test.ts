@@ -3,6 +3,7 @@ import { parse as parseYaml } from "yaml";
 import {
   CONTROL_PLANE_BINARIES,
   formatKwokctlLine,
+  isComponentCommandLine,
   isProcessAlive,
   kwokctlConfigYaml,
   kwokctlCreateArgs,
@@ -72,6 +73,14 @@ Deno.test("kwokctlCreateArgs() passes every binary as a local path and the loopb
   assert.equal(flagValue(args, "--kwok-controller-binary"), "/opt/bin/kwok");
   assert.equal(args.includes("--prometheus-port"), false);
   assert.match(kwokctlConfigYaml(), /^options:\n {2}bindAddress: 127\.0\.0\.1$/m);
+});
+
+Deno.test("kwokctlConfigYaml() overrides kwok-controller's node Lease duration only when given", () => {
+  assert.equal((parseYaml(kwokctlConfigYaml()) as Record<string, unknown>).componentsPatches, undefined);
+  assert.deepEqual((parseYaml(kwokctlConfigYaml(10)) as Record<string, unknown>).componentsPatches, [{
+    name: "kwok-controller",
+    extraArgs: [{ key: "node-lease-duration-seconds", value: "10", override: true }],
+  }]);
 });
 
 Deno.test("kwokctlCreateArgs() enables Prometheus only for a non-zero port", () => {
@@ -147,6 +156,16 @@ Deno.test("statShowsAlive() counts a zombie leader with exiting threads as alive
   assert.equal(statShowsAlive(stat("Z", 2)), true);
   assert.equal(statShowsAlive(stat("Z", 1)), false);
   assert.equal(statShowsAlive("7 (a) b) X 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1"), false);
+});
+
+Deno.test("isComponentCommandLine() matches the cluster's binaries, not processes naming its files", () => {
+  const dir = "/tmp/kwok/clusters/c1";
+  assert.equal(isComponentCommandLine(`${dir}/bin/etcd\0--name=node0\0`, dir), true);
+  assert.equal(isComponentCommandLine(`${dir}/bin/kube-apiserver`, dir), true);
+  const role = `/usr/bin/deno\0run\0main.ts\0status-updater\0--kubeconfig\0${dir}/kubeconfig-verified.yaml\0`;
+  assert.equal(isComponentCommandLine(role, dir), false);
+  assert.equal(isComponentCommandLine(`/tmp/kwok/clusters/c10/bin/etcd\0`, dir), false);
+  assert.equal(isComponentCommandLine("", dir), false);
 });
 
 Deno.test("isProcessAlive() tells a running process from an exited one", async () => {

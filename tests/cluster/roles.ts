@@ -33,6 +33,22 @@ export interface StartRoleOptions {
 
 let counter = 0;
 
+/**
+ * Copies a child's output into its log file chunk by chunk, so a test can read the log while the role
+ * runs (on Deno 2.9, `stream.pipeTo(file.writable)` wrote nothing until the child exited).
+ */
+async function copyToFile(stream: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      for (let written = 0; written < chunk.length;) written += await file.write(chunk.subarray(written));
+    }
+  } catch {
+    // The child is gone.
+  } finally {
+    file.close();
+  }
+}
+
 /** Starts `fakegpu <role> <args>` as a child process. */
 export async function startRole(
   role: string,
@@ -49,10 +65,7 @@ export async function startRole(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const pumps = Promise.all([
-    child.stdout.pipeTo(out.writable).catch(() => {}),
-    child.stderr.pipeTo(err.writable).catch(() => {}),
-  ]);
+  const pumps = Promise.all([copyToFile(child.stdout, out), copyToFile(child.stderr, err)]);
   let stopped: Promise<void> | undefined;
   const stop = (signal: Deno.Signal = "SIGTERM") => {
     stopped ??= (async () => {

@@ -8,48 +8,18 @@ import { type RoleProcess, startRole } from "../cluster/roles.ts";
 import { connect, type KubeClient } from "../../components/core/kube/client.ts";
 import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../../components/core/topology_config.ts";
 import { fleetNodes } from "../../components/local_fleet/fleet.ts";
-import { decodeNodeState, STATE_SELECTOR } from "../../components/core/node_state.ts";
-
-const NS = "gpu-operator";
-const POOL_KEY = "run.ai/simulated-gpu-node-pool";
-
-interface Node {
-  metadata: { name: string; labels?: Record<string, string> };
-  spec?: { taints?: unknown[] };
-  status?: { capacity?: Record<string, string>; allocatable?: Record<string, string> };
-}
-
-interface Pod {
-  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string> };
-  spec: { nodeName?: string };
-  status?: { phase?: string };
-}
-
-async function gpuCounts(client: KubeClient): Promise<Record<string, string | undefined>> {
-  const { items } = await client.list<Node>("/api/v1/nodes");
-  return Object.fromEntries(items.map((n) => [n.metadata.name, n.status?.allocatable?.["nvidia.com/gpu"]]));
-}
-
-function gpuPod(name: string, gpus: number, selector: Record<string, string>): Record<string, unknown> {
-  return {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, namespace: "default" },
-    spec: podSpec(gpus, selector),
-  };
-}
-
-function podSpec(gpus: number, selector: Record<string, string>): Record<string, unknown> {
-  return {
-    nodeSelector: selector,
-    tolerations: [{ key: "kwok.x-k8s.io/node", operator: "Exists", effect: "NoSchedule" }],
-    containers: [{
-      name: "main",
-      image: "cuda:fake",
-      resources: { limits: { "nvidia.com/gpu": String(gpus) } },
-    }],
-  };
-}
+import { STATE_SELECTOR } from "../../components/core/node_state.ts";
+import {
+  createDefaultFleet,
+  FLEET_NAMESPACE as NS,
+  gpuCounts,
+  gpuPod,
+  holders,
+  type Node,
+  type Pod,
+  podSpec,
+  POOL_KEY,
+} from "../cluster/fleet_fixtures.ts";
 
 async function schedulingMessage(client: KubeClient, pod: string): Promise<string | undefined> {
   const { items } = await client.list<{ reason?: string; message?: string }>(
@@ -59,22 +29,6 @@ async function schedulingMessage(client: KubeClient, pod: string): Promise<strin
     },
   );
   return items.find((e) => e.reason === "FailedScheduling")?.message;
-}
-
-async function holders(client: KubeClient): Promise<Map<string, string>> {
-  const { items } = await client.list<{ data?: Record<string, string> }>(
-    `/api/v1/namespaces/${NS}/configmaps`,
-    {
-      labelSelector: STATE_SELECTOR,
-    },
-  );
-  const byUuid = new Map<string, string>();
-  for (const cm of items) {
-    for (const d of decodeNodeState(cm.data!["state.yaml"]).devices) {
-      if (d.holder) byUuid.set(d.uuid, d.holder.podUid);
-    }
-  }
-  return byUuid;
 }
 
 async function runningGpuPods(client: KubeClient, selector: string): Promise<Pod[]> {
@@ -101,18 +55,7 @@ Deno.test("the simulated GPU fleet on a real control plane", async (t) => {
     const expected = Object.fromEntries(plan.map((p) => [p.name, String(p.gpus)]));
 
     await t.step("KWOK pool nodes get their pool's GPUs; other nodes are untouched", async () => {
-      await client.create("/api/v1/namespaces", {
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: { name: NS },
-      });
-      await client.create(`/api/v1/namespaces/${NS}/configmaps`, {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "topology", namespace: NS },
-        data: { "topology.yml": DEFAULT_TOPOLOGY_YAML },
-      });
-      for (const p of plan) await client.create("/api/v1/nodes", p.object);
+      await createDefaultFleet(client);
       const handWritten = { cpu: "8", memory: "64Gi", pods: "110", "nvidia.com/gpu": "2" };
       await client.create("/api/v1/nodes", {
         apiVersion: "v1",

@@ -6,6 +6,7 @@
  */
 import { UsageError } from "./components/core/flags.ts";
 import { log } from "./components/core/log.ts";
+import { TopologyConfigError } from "./components/core/topology_config.ts";
 
 /** fakegpu's version. */
 export const VERSION = "0.1.0";
@@ -79,8 +80,9 @@ export async function run(args: string[]): Promise<number> {
       console.error(`fakegpu ${role}: ${err.message}\nRun "fakegpu ${role} --help" for the flags.`);
       return 2;
     }
-    log.error("role failed", { error: err, stack: (err as Error).stack });
-    return 1;
+    console.error(`fakegpu ${role}: ${(err as Error).message}`);
+    log.debug("role failed", { error: err, stack: (err as Error).stack });
+    return err instanceof TopologyConfigError ? 2 : 1;
   }
 }
 

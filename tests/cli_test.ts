@@ -55,3 +55,22 @@ Deno.test("a role's --help lists its flags with their environment variables", as
   );
   assert.match(stdout, /--leader-elect /);
 });
+
+Deno.test("an invalid topology file stops a role with one plain line naming the field, exit code 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/topology.yaml`;
+    await Deno.writeTextFile(
+      file,
+      "nodePools:\n  a100:\n    gpuProduct: NVIDIA-A100-SXM4-80GB\n    gpuCount: eight\n",
+    );
+    const { code, stderr } = await fakegpu("local-fleet", "--bin-dir", dir, "--topology", file);
+    assert.equal(code, 2);
+    assert.equal(
+      stderr.trim(),
+      `fakegpu local-fleet: Invalid topology config: ${file}:4: nodePools.a100.gpuCount: expected a positive integer, got "eight"`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

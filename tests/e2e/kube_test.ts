@@ -16,7 +16,11 @@ import {
 } from "../../components/core/kube/client.ts";
 import { emitEvent } from "../../components/core/kube/events.ts";
 import { type Lease, runLeaderElection } from "../../components/core/kube/lease.ts";
-import { type ReflectorChange, startReflector } from "../../components/core/kube/reflector.ts";
+import {
+  type Reflector,
+  type ReflectorChange,
+  startReflector,
+} from "../../components/core/kube/reflector.ts";
 
 const NAMESPACE = "kube-e2e";
 const CONFIGMAPS = `/api/v1/namespaces/${NAMESPACE}/configmaps`;
@@ -344,16 +348,32 @@ Deno.test({
       await reflector.stopped;
     });
 
+    /** Runs `fn` with a ConfigMap reflector whose client reaches the apiserver through a cuttable proxy. */
+    async function throughProxy(
+      mode: "direct TLS" | "TLS bridge",
+      prefix: string,
+      inactivityTimeoutMs: number | undefined,
+      fn: (proxy: CuttableProxy, reflector: Reflector<ConfigMap>, label: string) => Promise<void>,
+    ): Promise<void> {
+      const proxy = await CuttableProxy.start(Number(new URL(cluster.server).port));
+      try {
+        const server = `https://127.0.0.1:${proxy.port}`;
+        using client = await connect({ kubeconfig: await writeKubeconfig(cluster, dir, server, mode) });
+        const label = `${prefix}-${mode === "direct TLS" ? "direct" : "bridge"}`;
+        const controller = new AbortController();
+        const { reflector } = recordConfigMaps(client, label, controller.signal, inactivityTimeoutMs);
+        await reflector.synced;
+        await fn(proxy, reflector, label);
+        controller.abort();
+        await reflector.stopped;
+      } finally {
+        proxy.close();
+      }
+    }
+
     for (const mode of ["direct TLS", "TLS bridge"] as const) {
       await t.step(`reflector recovers after every connection is reset (${mode})`, async () => {
-        const proxy = await CuttableProxy.start(Number(new URL(cluster.server).port));
-        try {
-          const server = `https://127.0.0.1:${proxy.port}`;
-          using client = await connect({ kubeconfig: await writeKubeconfig(cluster, dir, server, mode) });
-          const label = `reset-${mode === "direct TLS" ? "direct" : "bridge"}`;
-          const controller = new AbortController();
-          const { reflector } = recordConfigMaps(client, label, controller.signal);
-          await reflector.synced;
+        await throughProxy(mode, "reset", undefined, async (proxy, reflector, label) => {
           for (let round = 1; round <= 3; round++) {
             const name = `${label}-${round}`;
             await direct.create(CONFIGMAPS, configMap(name, { round: String(round) }, { test: label }));
@@ -382,24 +402,13 @@ Deno.test({
               `  ${mode}: round ${round} recovered in ${Math.round(performance.now() - started)} ms`,
             );
           }
-          controller.abort();
-          await reflector.stopped;
-        } finally {
-          proxy.close();
-        }
+        });
       });
 
       await t.step(
         `reflector recovers from frozen connections via its inactivity watchdog (${mode})`,
         async () => {
-          const proxy = await CuttableProxy.start(Number(new URL(cluster.server).port));
-          try {
-            const server = `https://127.0.0.1:${proxy.port}`;
-            using client = await connect({ kubeconfig: await writeKubeconfig(cluster, dir, server, mode) });
-            const label = `freeze-${mode === "direct TLS" ? "direct" : "bridge"}`;
-            const controller = new AbortController();
-            const { reflector } = recordConfigMaps(client, label, controller.signal, 2000);
-            await reflector.synced;
+          await throughProxy(mode, "freeze", 2000, async (proxy, reflector, label) => {
             await direct.create(CONFIGMAPS, configMap(label, { v: "before" }, { test: label }));
             await waitFor(
               `${label} before the freeze`,
@@ -422,11 +431,7 @@ Deno.test({
             console.error(
               `  ${mode}: recovered from freeze in ${Math.round(performance.now() - started)} ms`,
             );
-            controller.abort();
-            await reflector.stopped;
-          } finally {
-            proxy.close();
-          }
+          });
         },
       );
     }

@@ -54,7 +54,11 @@ export async function runStatusUpdaterController(
     topologyFile: options.topologyFile,
     signal,
     component: "status-updater",
-    onNodeChanged: (name) => queue.add(name),
+    // Nothing is decided before the pods are listed too: a node reconciled without its pods would free
+    // their GPUs. Once both are synced every node is queued below.
+    onNodeChanged: (name) => {
+      if (fleetReady) queue.add(name);
+    },
   });
   const pods = startReflector<Pod>(client, {
     name: "pods",

@@ -81,7 +81,15 @@ export interface PoolSpec {
   backend: "fake" | "mock";
   /** How many KWOK nodes `local-fleet` creates for the pool (fakegpu's own field; default 1). */
   nodeCount?: number;
+  /** How the pool's GPUs are offered to the scheduler (fakegpu's own field); absent means `extended-resource`. */
+  gpuOffer?: GpuOffer;
 }
+
+/**
+ * How a pool's GPUs reach the scheduler: `extended-resource` (`nvidia.com/gpu` in node status, written by
+ * device-plugin), `dra` (ResourceSlices of driver `gpu.nvidia.com`, written by dra-plugin) or `both`.
+ */
+export type GpuOffer = "extended-resource" | "dra" | "both";
 
 /** MIG strategy as the NVIDIA device plugin and GFD understand it. */
 export type MigStrategy = "none" | "single" | "mixed";

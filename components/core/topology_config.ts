@@ -11,6 +11,9 @@
  *   A pool without a count gets the model's usual GPUs per node (upstream's profiles carry 8, or 4 for t4).
  *   Other override keys are left to the mock backend.
  *
+ * In both formats fakegpu also reads `nodeCount` and `gpuOffer` per pool (`gpuOffer` also at the top level, as
+ * the default of every pool): `extended-resource`, `dra` or `both`, see {@link GpuOffer}.
+ *
  * Products resolve through the catalogue (key, nvidia-smi name or GFD label); an unknown product becomes a
  * synthetic model and then needs its memory. An explicit memory replaces the catalogue's. Unknown fields are
  * errors, except upstream's `gpuOperator` and per-pool `numa`, which are accepted and ignored. All problems
@@ -22,7 +25,7 @@
 import { isScalar, LineCounter, parseDocument, visit } from "yaml";
 import { z } from "zod";
 import { findGpuModel, GPU_CATALOGUE, unknownGpuModel } from "./catalogue.ts";
-import type { ClusterTopology, GpuModel, PoolSpec } from "./model.ts";
+import type { ClusterTopology, GpuModel, GpuOffer, PoolSpec } from "./model.ts";
 
 /** Node label key that assigns a node to a pool unless the config says otherwise. */
 export const DEFAULT_NODE_POOL_LABEL_KEY = "run.ai/simulated-gpu-node-pool";
@@ -122,6 +125,9 @@ function versionString(pattern: RegExp, example: string) {
 const driverVersion = versionString(/^\d+\.\d+(\.\d+)?$/, DEFAULT_DRIVER_VERSION);
 const cudaVersion = versionString(/^\d+\.\d+$/, DEFAULT_CUDA_VERSION);
 
+const GPU_OFFERS = ["extended-resource", "dra", "both"] as const satisfies readonly GpuOffer[];
+const gpuOffer = z.enum(GPU_OFFERS, expecting(`one of ${GPU_OFFERS.map((o) => `"${o}"`).join(", ")}`));
+
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -149,6 +155,7 @@ const topLevelSchema = z.strictObject({
   ),
   driverVersion: driverVersion.default(DEFAULT_DRIVER_VERSION),
   cudaVersion: cudaVersion.default(DEFAULT_CUDA_VERSION),
+  gpuOffer: gpuOffer.optional(),
   gpuOperator: z.unknown().optional(), // upstream parses it and never uses it
 }, expecting("a map with nodePools"));
 
@@ -163,6 +170,7 @@ const legacyPoolSchema = z.strictObject({
   driverVersion: driverVersion.optional(),
   cudaVersion: cudaVersion.optional(),
   nodeCount: nonNegativeInt.optional(),
+  gpuOffer: gpuOffer.optional(),
   numa: z.unknown().optional(), // NUMA simulation is not implemented; accepted for compatibility
 }, expecting("a map"));
 
@@ -192,6 +200,7 @@ const newPoolSchema = z.strictObject({
   resources: z.array(z.record(z.string(), nonNegativeInt, expecting("a map")), expecting("a list"))
     .optional(),
   nodeCount: nonNegativeInt.optional(),
+  gpuOffer: gpuOffer.optional(),
   numa: z.unknown().optional(), // as in the legacy format
 }, expecting("a map"));
 
@@ -248,6 +257,7 @@ interface PoolDraft {
   driverVersion?: string;
   cudaVersion?: string;
   nodeCount?: number;
+  gpuOffer?: GpuOffer;
   resources: { name: string; count: number; path: Path }[];
   paths: { profile: Path; product: Path; memory: Path; count: Path };
 }
@@ -264,6 +274,7 @@ function legacyDraft(pool: LegacyPool, at: Path): PoolDraft {
     driverVersion: pool.driverVersion,
     cudaVersion: pool.cudaVersion,
     nodeCount: pool.nodeCount,
+    gpuOffer: pool.gpuOffer,
     resources: (pool.otherDevices ?? []).map((device, i) => ({
       ...device,
       path: [...at, "otherDevices", i, "name"],
@@ -291,6 +302,7 @@ function newDraft(pool: NewPool, at: Path): PoolDraft {
     driverVersion: overrides.system?.driver_version,
     cudaVersion: overrides.system?.cuda_version,
     nodeCount: pool.nodeCount,
+    gpuOffer: pool.gpuOffer,
     resources: (pool.resources ?? []).flatMap((entry, i) =>
       Object.entries(entry).map(([name, value]) => ({
         name,
@@ -366,6 +378,7 @@ function resolveResources(draft: PoolDraft, issues: Issue[]): Record<string, num
 interface Defaults {
   driverVersion: string;
   cudaVersion: string;
+  gpuOffer?: GpuOffer;
 }
 
 function resolvePool(
@@ -378,6 +391,7 @@ function resolvePool(
   const model = resolveModel(draft, issues);
   const otherResources = resolveResources(draft, issues);
   if (!model || issues.length > before) return undefined;
+  const gpuOffer = draft.gpuOffer ?? defaults.gpuOffer;
   return {
     name,
     model,
@@ -387,6 +401,7 @@ function resolvePool(
     otherResources,
     backend: draft.backend,
     ...(draft.nodeCount === undefined ? {} : { nodeCount: draft.nodeCount }),
+    ...(gpuOffer === undefined ? {} : { gpuOffer }),
   };
 }
 

@@ -526,3 +526,23 @@ Deno.test("parseTopology() reads fakegpu's nodeCount in both formats and rejects
     /nodePools\.a\.nodeCount: expected a non-negative integer/,
   );
 });
+
+Deno.test("parseTopology() reads gpuOffer per pool and as a top-level default in both formats", () => {
+  const topology = parseTopology({
+    gpuOffer: "dra",
+    nodePools: {
+      a: { gpuProduct: "NVIDIA-L4", gpuCount: 1 },
+      b: { gpu: { profile: "l4" }, gpuOffer: "both" },
+      c: { gpuProduct: "NVIDIA-L4", gpuCount: 1, gpuOffer: "extended-resource" },
+    },
+  });
+  assert.equal(topology.pools.a.gpuOffer, "dra");
+  assert.equal(topology.pools.b.gpuOffer, "both");
+  assert.equal(topology.pools.c.gpuOffer, "extended-resource");
+  const plain = parseTopology({ nodePools: { a: { gpuProduct: "NVIDIA-L4", gpuCount: 1 } } });
+  assert.equal(plain.pools.a.gpuOffer, undefined);
+  assert.deepEqual(
+    issuesOf(() => parseTopology({ nodePools: { a: { gpu: { profile: "l4" }, gpuOffer: "DRA" } } })),
+    ['nodePools.a.gpuOffer: expected one of "extended-resource", "dra", "both", got "DRA"'],
+  );
+});

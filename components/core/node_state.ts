@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import type { GpuDevice, MigStrategy } from "./model.ts";
+import type { GpuDevice, GpuOffer, MigStrategy } from "./model.ts";
 
 /** Data key of the state ConfigMap. */
 export const STATE_DATA_KEY = "state.yaml";
@@ -55,6 +55,7 @@ const stateSchema = z.object({
   }),
   migStrategy: z.enum(["none", "single", "mixed"]),
   otherResources: z.record(z.string(), z.number().int().min(0)),
+  gpuOffer: z.enum(["extended-resource", "dra", "both"]).optional(),
   devices: z.array(deviceSchema),
 });
 
@@ -111,6 +112,8 @@ export interface NodeGpuState {
   migStrategy: MigStrategy;
   /** Extended resources other than `nvidia.com/gpu`, by name. */
   otherResources: Record<string, number>;
+  /** How the pool offers its GPUs; absent means `extended-resource`. */
+  gpuOffer?: GpuOffer;
   /** The GPUs, by index. */
   devices: NodeGpuDevice[];
 }

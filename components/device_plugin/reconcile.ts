@@ -25,7 +25,9 @@ export interface AdvertisementInput {
  */
 export function desiredResources(input: AdvertisementInput): Record<string, string> | undefined {
   if (input.state && input.kwok) {
-    const resources: Record<string, string> = { [GPU_RESOURCE]: String(input.state.devices.length) };
+    const resources: Record<string, string> = {};
+    // A DRA-only pool offers its GPUs as ResourceSlices (dra-plugin) instead.
+    if (input.state.gpuOffer !== "dra") resources[GPU_RESOURCE] = String(input.state.devices.length);
     for (const [name, count] of Object.entries(input.state.otherResources)) {
       if (name !== GPU_RESOURCE) resources[name] = String(count);
     }

@@ -51,3 +51,13 @@ Deno.test("advertisementNeedsWrite() never touches resources someone else wrote"
   const status = { capacity: { "nvidia.com/gpu": "8" }, allocatable: { "nvidia.com/gpu": "8" } };
   assert.equal(advertisementNeedsWrite(status, new Set(), {}), false);
 });
+
+Deno.test("desiredResources() leaves nvidia.com/gpu out on a DRA-only pool and keeps it for both", () => {
+  assert.deepEqual(desiredResources({ kwok: true, inPool: true, state: { ...state, gpuOffer: "dra" } }), {
+    "rdma/hca": "2",
+  });
+  assert.deepEqual(desiredResources({ kwok: true, inPool: true, state: { ...state, gpuOffer: "both" } }), {
+    "nvidia.com/gpu": "8",
+    "rdma/hca": "2",
+  });
+});

@@ -64,6 +64,7 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
       },
       migStrategy: input.migStrategy,
       otherResources: { ...pool.otherResources },
+      ...(pool.gpuOffer === undefined ? {} : { gpuOffer: pool.gpuOffer }),
       devices: assignment.devices,
     },
     unsatisfied: assignment.unsatisfied,

@@ -204,6 +204,15 @@ const newPoolSchema = z.strictObject({
   numa: z.unknown().optional(), // as in the legacy format
 }, expecting("a map"));
 
+/**
+ * The shape of a topology config as one schema, pools in either format: the field checks of
+ * {@link parseTopology} without its catalogue lookups and cross-field rules. The Helm chart's
+ * `values.schema.json` is generated from it (`deno task chart:schema`).
+ */
+export const topologyShapeSchema = topLevelSchema.extend({
+  nodePools: z.record(z.string().regex(LABEL_NAME), z.union([legacyPoolSchema, newPoolSchema])),
+});
+
 const LEGACY_POOL_KEYS = ["gpuProduct", "gpuCount", "gpuMemory", "otherDevices"];
 
 /** Every field name the config knows, for "did you mean" hints on unknown fields. */

@@ -34,6 +34,15 @@ export const ROLES: Record<string, RoleEntry> = {
     summary: "advertises nvidia.com/gpu (and the pool's other resources) on KWOK pool nodes",
     load: () => import("./components/device_plugin/mod.ts"),
   },
+  "dra-plugin": {
+    summary:
+      "publishes NVIDIA-shaped ResourceSlices (driver gpu.nvidia.com) for pools that offer GPUs through DRA",
+    load: () => import("./components/dra_plugin/mod.ts"),
+  },
+  "dcgm-exporter": {
+    summary: "serves NVIDIA DCGM metrics (dcgm-exporter's names and labels) for every simulated GPU",
+    load: () => import("./components/dcgm_exporter/mod.ts"),
+  },
   "local-fleet": {
     summary: "starts a local control plane with a simulated GPU fleet and runs the roles against it",
     load: () => import("./components/local_fleet/mod.ts"),

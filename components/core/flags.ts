@@ -25,6 +25,10 @@ export interface FlagSpec {
   boolean?: boolean;
   /** Default shown in `--help` (the schema applies the real default). */
   defaultText?: string;
+  /** One-letter short form, e.g. `a` for `-a` (as the NVIDIA tool the role imitates spells it). */
+  short?: string;
+  /** Further environment variables read after `FAKEGPU_<NAME>`, e.g. `DCGM_EXPORTER_LISTEN`. */
+  envAliases?: string[];
 }
 
 /** Options of {@link parseFlags}. */
@@ -65,9 +69,11 @@ export function parseFlags<S extends z.ZodType>(
   const raw: Record<string, string | boolean> = {};
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
+    const shortSpec = /^-[a-zA-Z]$/.test(arg) ? specs.find((s) => s.short === arg[1]) : undefined;
     const match = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
-    if (!match) throw new UsageError(`Unexpected argument "${arg}"`);
-    const [, name, inline] = match;
+    if (!match && !shortSpec) throw new UsageError(`Unexpected argument "${arg}"`);
+    const name: string = shortSpec?.name ?? match![1];
+    const inline: string | undefined = shortSpec ? undefined : match![2];
     const spec = byName.get(name);
     if (!spec) throw new UsageError(`Unknown flag "--${name}"`);
     if (spec.boolean) {
@@ -87,7 +93,7 @@ export function parseFlags<S extends z.ZodType>(
   const env = options.env ?? readEnv();
   for (const spec of specs) {
     const key = camel(spec.name);
-    const fromEnv = env[flagEnvName(spec.name)];
+    const fromEnv = [flagEnvName(spec.name), ...spec.envAliases ?? []].map((n) => env[n]).find((v) => v);
     if (raw[key] === undefined && fromEnv !== undefined && fromEnv !== "") {
       raw[key] = spec.boolean ? fromEnv !== "false" : fromEnv;
     }
@@ -105,9 +111,10 @@ export function parseFlags<S extends z.ZodType>(
 /** Renders flag specs as `--help` lines. */
 export function flagHelp(specs: FlagSpec[]): string {
   const rows = specs.map((s) => {
-    const left = `  --${s.name}${s.boolean ? "" : " <value>"}`;
+    const left = `  ${s.short ? `-${s.short}, ` : ""}--${s.name}${s.boolean ? "" : " <value>"}`;
     const def = s.defaultText ? ` (default ${s.defaultText})` : "";
-    return `${left.padEnd(34)} ${s.description}${def} [env ${flagEnvName(s.name)}]`;
+    const envs = [flagEnvName(s.name), ...s.envAliases ?? []].join(", ");
+    return `${left.padEnd(34)} ${s.description}${def} [env ${envs}]`;
   });
   return rows.join("\n");
 }

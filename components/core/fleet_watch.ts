@@ -13,6 +13,7 @@ import {
   stateFromConfigMap,
 } from "./node_state.ts";
 import { log } from "./log.ts";
+import { GPU_FAULTS_ANNOTATION } from "./gpu_faults.ts";
 import type { KubeClient, KubeObject } from "./kube/client.ts";
 import { startReflector } from "./kube/reflector.ts";
 import { watchTopology } from "./topology_source.ts";
@@ -34,13 +35,18 @@ export interface NodeObject extends KubeObject {
 /** Field managers whose ownership the roles read from `managedFields` (fakegpu's own). */
 const OWN_MANAGER_PREFIX = "fakegpu";
 
+/** Node annotations the roles read. */
+const KEPT_ANNOTATIONS = [KWOK_NODE_ANNOTATION, GPU_FAULTS_ANNOTATION];
+
 /**
- * A Node trimmed to what the roles read: name, labels, the KWOK annotation, fakegpu's own managed-field
- * entries, capacity and allocatable. Keeps a 1000-node fleet cheap to hold in memory.
+ * A Node trimmed to what the roles read: name, labels, the KWOK and fault annotations, fakegpu's own
+ * managed-field entries, capacity and allocatable. Keeps a 1000-node fleet cheap to hold in memory.
  */
 export function slimNode(node: NodeObject): NodeObject {
   const meta = node.metadata ?? {};
-  const kwok = meta.annotations?.[KWOK_NODE_ANNOTATION];
+  const annotations = Object.fromEntries(
+    KEPT_ANNOTATIONS.filter((k) => meta.annotations?.[k] !== undefined).map((k) => [k, meta.annotations![k]]),
+  );
   const managed = (meta.managedFields ?? []).filter((entry) =>
     String((entry as { manager?: string }).manager ?? "").startsWith(OWN_MANAGER_PREFIX)
   );
@@ -50,7 +56,7 @@ export function slimNode(node: NodeObject): NodeObject {
       uid: meta.uid,
       resourceVersion: meta.resourceVersion,
       labels: meta.labels,
-      ...(kwok === undefined ? {} : { annotations: { [KWOK_NODE_ANNOTATION]: kwok } }),
+      ...(Object.keys(annotations).length ? { annotations } : {}),
       ...(managed.length ? { managedFields: managed } : {}),
     },
     status: { capacity: node.status?.capacity, allocatable: node.status?.allocatable },

@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import type { GpuDevice, GpuOffer, MigStrategy } from "./model.ts";
+import { type GpuFault, gpuFaultSchema } from "./gpu_faults.ts";
 
 /** Data key of the state ConfigMap. */
 export const STATE_DATA_KEY = "state.yaml";
@@ -32,6 +33,8 @@ const holderSchema = z.object({
   podUid: z.string().min(1),
   container: z.string().min(1),
   utilization: utilizationSchema.optional(),
+  memoryUsedMiB: z.number().int().min(0).optional(),
+  since: z.iso.datetime().optional(),
 });
 
 const deviceSchema = z.object({
@@ -40,6 +43,9 @@ const deviceSchema = z.object({
   pciBusId: z.string().regex(/^[0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.0$/),
   serial: z.string().regex(/^[0-9]{13}$/),
   holder: holderSchema.optional(),
+  faults: gpuFaultSchema.optional(),
+  faultsSince: z.iso.datetime().optional(),
+  busyEnergyJ: z.number().min(0).optional(),
 });
 
 const stateSchema = z.object({
@@ -79,12 +85,25 @@ export interface GpuHolder {
   container: string;
   /** Simulated utilization, from the pod's annotation when it has a valid one. */
   utilization?: UtilizationRange;
+  /** Simulated framebuffer use in MiB, from the pod's memory annotation when it has a valid one. */
+  memoryUsedMiB?: number;
+  /** When the pod got the GPU (RFC 3339); the simulated energy counter integrates from here. */
+  since?: string;
 }
 
 /** One GPU of a node with the pod that holds it, if any. */
 export interface NodeGpuDevice extends GpuDevice {
   /** The holder; absent when the GPU is free. */
   holder?: GpuHolder;
+  /** Simulated faults from the node's `fakegpu.io/gpu-faults` annotation. */
+  faults?: GpuFault;
+  /** When the current faults were switched on (RFC 3339); throttling counters count from here. */
+  faultsSince?: string;
+  /**
+   * Energy in joules that earlier holders drew above idle; keeps the simulated energy counter monotonic
+   * when a holder goes.
+   */
+  busyEnergyJ?: number;
 }
 
 /** Everything fakegpu knows about the GPUs of one node. */

@@ -67,7 +67,7 @@ export async function runKwokDevicePlugin(
         apiVersion: "v1",
         kind: "Node",
         metadata: { name },
-        status: { capacity: desired, allocatable: desired },
+        status: desired,
       },
       { fieldManager: DEVICE_PLUGIN_MANAGER, force: true },
     );

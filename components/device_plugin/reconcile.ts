@@ -1,12 +1,14 @@
 /**
  * The device plugin's decision for a KWOK node, as a pure function: which extended resources
  * (`nvidia.com/gpu` and the pool's others) its status should advertise, and whether that needs a write.
+ * A GPU with a fault that makes it unhealthy stays in capacity but leaves allocatable.
  * GPUs are never taken away while a node is still in a pool but its state is momentarily missing
  * (a restart, a config reload): only a node that left the pool loses them.
  *
  * @module
  */
 import { GPU_RESOURCE } from "../core/allocation.ts";
+import { isGpuHealthy } from "../core/gpu_faults.ts";
 import type { NodeGpuState } from "../core/node_state.ts";
 
 /** Inputs of {@link desiredResources}. */
@@ -19,22 +21,34 @@ export interface AdvertisementInput {
   state?: NodeGpuState;
 }
 
+/** What a KWOK node's status should advertise. */
+export interface Advertisement {
+  /** `status.capacity`: every GPU. */
+  capacity: Record<string, string>;
+  /** `status.allocatable`: the healthy GPUs only, as the kubelet does for a device plugin's unhealthy devices. */
+  allocatable: Record<string, string>;
+}
+
 /**
- * The resources to advertise, or undefined to leave the node as it is. An empty object removes every
- * resource fakegpu advertised before.
+ * The resources to advertise, or undefined to leave the node as it is. Empty maps remove every resource
+ * fakegpu advertised before.
  */
-export function desiredResources(input: AdvertisementInput): Record<string, string> | undefined {
+export function desiredResources(input: AdvertisementInput): Advertisement | undefined {
   if (input.state && input.kwok) {
-    const resources: Record<string, string> = {};
+    const capacity: Record<string, string> = {};
+    const allocatable: Record<string, string> = {};
     // A DRA-only pool offers its GPUs as ResourceSlices (dra-plugin) instead.
-    if (input.state.gpuOffer !== "dra") resources[GPU_RESOURCE] = String(input.state.devices.length);
-    for (const [name, count] of Object.entries(input.state.otherResources)) {
-      if (name !== GPU_RESOURCE) resources[name] = String(count);
+    if (input.state.gpuOffer !== "dra") {
+      capacity[GPU_RESOURCE] = String(input.state.devices.length);
+      allocatable[GPU_RESOURCE] = String(input.state.devices.filter((d) => isGpuHealthy(d.faults)).length);
     }
-    return resources;
+    for (const [name, count] of Object.entries(input.state.otherResources)) {
+      if (name !== GPU_RESOURCE) capacity[name] = allocatable[name] = String(count);
+    }
+    return { capacity, allocatable };
   }
   if (input.inPool && input.kwok) return undefined;
-  return {};
+  return { capacity: {}, allocatable: {} };
 }
 
 /** Node status fields the advertisement writes. */
@@ -52,10 +66,12 @@ export interface NodeResources {
 export function advertisementNeedsWrite(
   status: NodeResources,
   owned: Set<string>,
-  desired: Record<string, string>,
+  desired: Advertisement,
 ): boolean {
-  for (const [name, value] of Object.entries(desired)) {
-    if (status.capacity?.[name] !== value || status.allocatable?.[name] !== value) return true;
+  for (const field of ["capacity", "allocatable"] as const) {
+    for (const [name, value] of Object.entries(desired[field])) {
+      if (status[field]?.[name] !== value) return true;
+    }
   }
-  return [...owned].some((name) => !(name in desired));
+  return [...owned].some((name) => !(name in desired.capacity));
 }

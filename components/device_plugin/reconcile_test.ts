@@ -23,10 +23,25 @@ const state: NodeGpuState = {
   })),
 };
 
+const both = (resources: Record<string, string>) => ({ capacity: resources, allocatable: resources });
+
 Deno.test("desiredResources() advertises the state's GPUs and other resources on a KWOK node", () => {
-  assert.deepEqual(desiredResources({ kwok: true, inPool: true, state }), {
-    "nvidia.com/gpu": "8",
-    "rdma/hca": "2",
+  assert.deepEqual(
+    desiredResources({ kwok: true, inPool: true, state }),
+    both({ "nvidia.com/gpu": "8", "rdma/hca": "2" }),
+  );
+});
+
+Deno.test("desiredResources() keeps unhealthy GPUs in capacity but not in allocatable", () => {
+  const faulty = {
+    ...state,
+    devices: state.devices.map((d) =>
+      d.index === 1 ? { ...d, faults: { xid: 79 } } : d.index === 2 ? { ...d, faults: { xid: 13 } } : d
+    ),
+  };
+  assert.deepEqual(desiredResources({ kwok: true, inPool: true, state: faulty }), {
+    capacity: { "nvidia.com/gpu": "8", "rdma/hca": "2" },
+    allocatable: { "nvidia.com/gpu": "7", "rdma/hca": "2" },
   });
 });
 
@@ -35,12 +50,12 @@ Deno.test("desiredResources() leaves a pool node alone while its state is missin
 });
 
 Deno.test("desiredResources() removes what it advertised once a node leaves the pool", () => {
-  assert.deepEqual(desiredResources({ kwok: true, inPool: false }), {});
-  assert.deepEqual(desiredResources({ kwok: false, inPool: true, state }), {});
+  assert.deepEqual(desiredResources({ kwok: true, inPool: false }), both({}));
+  assert.deepEqual(desiredResources({ kwok: false, inPool: true, state }), both({}));
 });
 
 Deno.test("advertisementNeedsWrite() is false when capacity and allocatable already match", () => {
-  const desired = { "nvidia.com/gpu": "8" };
+  const desired = both({ "nvidia.com/gpu": "8" });
   const status = { capacity: { cpu: "96", "nvidia.com/gpu": "8" }, allocatable: { "nvidia.com/gpu": "8" } };
   assert.equal(advertisementNeedsWrite(status, new Set(["nvidia.com/gpu"]), desired), false);
   assert.equal(advertisementNeedsWrite({ capacity: status.capacity }, new Set(), desired), true);
@@ -49,15 +64,21 @@ Deno.test("advertisementNeedsWrite() is false when capacity and allocatable alre
 
 Deno.test("advertisementNeedsWrite() never touches resources someone else wrote", () => {
   const status = { capacity: { "nvidia.com/gpu": "8" }, allocatable: { "nvidia.com/gpu": "8" } };
-  assert.equal(advertisementNeedsWrite(status, new Set(), {}), false);
+  assert.equal(advertisementNeedsWrite(status, new Set(), both({})), false);
 });
 
 Deno.test("desiredResources() leaves nvidia.com/gpu out on a DRA-only pool and keeps it for both", () => {
-  assert.deepEqual(desiredResources({ kwok: true, inPool: true, state: { ...state, gpuOffer: "dra" } }), {
-    "rdma/hca": "2",
-  });
-  assert.deepEqual(desiredResources({ kwok: true, inPool: true, state: { ...state, gpuOffer: "both" } }), {
-    "nvidia.com/gpu": "8",
-    "rdma/hca": "2",
-  });
+  assert.deepEqual(
+    desiredResources({ kwok: true, inPool: true, state: { ...state, gpuOffer: "dra" } }),
+    both({
+      "rdma/hca": "2",
+    }),
+  );
+  assert.deepEqual(
+    desiredResources({ kwok: true, inPool: true, state: { ...state, gpuOffer: "both" } }),
+    both({
+      "nvidia.com/gpu": "8",
+      "rdma/hca": "2",
+    }),
+  );
 });

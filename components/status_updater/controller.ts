@@ -16,7 +16,15 @@ import { WorkQueue } from "../core/work_queue.ts";
 import type { KubeClient, KubeObject } from "../core/kube/client.ts";
 import { emitEvent } from "../core/kube/events.ts";
 import { startReflector } from "../core/kube/reflector.ts";
-import { desiredNodeState, labelsToApply, parseUtilization, UTILIZATION_ANNOTATION } from "./reconcile.ts";
+import { GPU_FAULTS_ANNOTATION, parseGpuFaults } from "../core/gpu_faults.ts";
+import {
+  desiredNodeState,
+  labelsToApply,
+  MEMORY_ANNOTATION,
+  parseMemoryUse,
+  parseUtilization,
+  UTILIZATION_ANNOTATION,
+} from "./reconcile.ts";
 
 /** Field manager of every write status-updater makes. */
 export const STATUS_UPDATER_MANAGER = "fakegpu";
@@ -65,7 +73,7 @@ export async function runStatusUpdaterController(
     path: "/api/v1/pods",
     fieldSelector: "spec.nodeName!=",
     signal,
-    transform: (pod) => slimPod(pod, [UTILIZATION_ANNOTATION]),
+    transform: (pod) => slimPod(pod, [UTILIZATION_ANNOTATION, MEMORY_ANNOTATION]),
     onChange: (change) => {
       if (change.type === "synced") return;
       const pod = change.object;
@@ -110,6 +118,8 @@ export async function runStatusUpdaterController(
       return;
     }
     const kwok = isKwokNode(node);
+    const faults = parseGpuFaults(node.metadata?.annotations?.[GPU_FAULTS_ANNOTATION], pool.gpuCount);
+    if (faults.error) void reportOnce(node, "InvalidGpuFaults", `${faults.error}; no faults simulated`);
     const decision = desiredNodeState({
       node: name,
       poolName,
@@ -125,6 +135,14 @@ export async function runStatusUpdaterController(
         }
         return parsed.range;
       },
+      memoryOf: (pod, model) => {
+        const parsed = parseMemoryUse(pod, model);
+        if (parsed.error) {
+          void reportOnce(pod as Pod, "InvalidGpuMemory", `${parsed.error}; using the default`);
+        }
+        return parsed.mib;
+      },
+      faults: faults.faults,
     });
     const normalised = decodeNodeState(encodeNodeState(decision.state));
     if (!entry?.state || !isDeepStrictEqual(entry.state, normalised)) {

@@ -4,14 +4,19 @@
  *
  * @module
  */
+import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { assignGpus, type PodLike, type UnsatisfiedPod } from "../core/allocation.ts";
+import type { GpuFault } from "../core/gpu_faults.ts";
 import { gpuDevices } from "../core/identity.ts";
-import type { MigStrategy, PoolSpec } from "../core/model.ts";
-import type { NodeGpuDevice, NodeGpuState, UtilizationRange } from "../core/node_state.ts";
+import type { GpuModel, MigStrategy, PoolSpec } from "../core/model.ts";
+import type { GpuHolder, NodeGpuDevice, NodeGpuState, UtilizationRange } from "../core/node_state.ts";
+import { holderBusyEnergyJ, reservedMiB } from "../core/telemetry.ts";
 
 /** Pod annotation asking for a simulated utilization: `"70"` or `"10-30"` (percent). */
 export const UTILIZATION_ANNOTATION = "run.ai/simulated-gpu-utilization";
+/** Pod annotation asking for a simulated framebuffer use per GPU: `"60%"` of usable memory, `"20Gi"`, `"4096Mi"`. */
+export const MEMORY_ANNOTATION = "fakegpu.io/simulated-gpu-memory";
 
 /** Inputs of {@link desiredNodeState}. */
 export interface NodeStateInput {
@@ -31,6 +36,12 @@ export interface NodeStateInput {
   pods: PodLike[];
   /** Simulated utilization of a pod's GPUs. */
   utilizationOf?: (pod: PodLike) => UtilizationRange | undefined;
+  /** Simulated framebuffer use (MiB) of each of a pod's GPUs on the given model. */
+  memoryOf?: (pod: PodLike, model: GpuModel) => number | undefined;
+  /** Faults of the node's GPUs by index (from the node's fault annotation). */
+  faults?: ReadonlyMap<number, GpuFault>;
+  /** The time of the decision: when new holders and faults start. @default new Date() */
+  now?: Date;
 }
 
 /** The desired node state and the pods that did not fit. */
@@ -50,6 +61,15 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
     return holder ? { ...d, holder } : d;
   });
   const assignment = assignGpus(devices, input.pods, { utilizationOf: input.utilizationOf });
+  const now = input.now ?? new Date();
+  const podsByUid = new Map(input.pods.map((p) => [p.metadata?.uid, p]));
+  const memoryOf = (holder: GpuHolder) => {
+    const pod = podsByUid.get(holder.podUid);
+    return pod ? input.memoryOf?.(pod, pool.model) : undefined;
+  };
+  const simulated = assignment.devices.map((d) =>
+    withSimulation(d, previous.get(d.index), pool.model, now, input.faults?.get(d.index), memoryOf)
+  );
   return {
     state: {
       node: input.node,
@@ -65,10 +85,50 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
       migStrategy: input.migStrategy,
       otherResources: { ...pool.otherResources },
       ...(pool.gpuOffer === undefined ? {} : { gpuOffer: pool.gpuOffer }),
-      devices: assignment.devices,
+      devices: simulated,
     },
     unsatisfied: assignment.unsatisfied,
   };
+}
+
+function sameUse(a: GpuHolder, b: GpuHolder): boolean {
+  return a.podUid === b.podUid && isDeepStrictEqual(a.utilization, b.utilization);
+}
+
+/**
+ * A device with what the telemetry needs to stay continuous: the holder's start (`since`) and memory use,
+ * the energy earlier holders drew (folded in when a holder goes or changes its utilization, so the energy
+ * counter never falls back), and the GPU's faults with the time they were switched on.
+ */
+function withSimulation(
+  device: NodeGpuDevice,
+  before: NodeGpuDevice | undefined,
+  model: GpuModel,
+  now: Date,
+  faults: GpuFault | undefined,
+  memoryOf: (holder: GpuHolder) => number | undefined,
+): NodeGpuDevice {
+  const { holder: assigned, ...identity } = device;
+  const old = before?.holder;
+  const continued = old && assigned && sameUse(old, assigned) ? old : undefined;
+  let busyEnergyJ = before?.busyEnergyJ ?? 0;
+  if (old && !continued) busyEnergyJ += holderBusyEnergyJ(model, before!.uuid, old, now.getTime() / 1000);
+  const result: NodeGpuDevice = { ...identity };
+  if (assigned) {
+    const memory = memoryOf(assigned);
+    result.holder = {
+      ...assigned,
+      ...(memory === undefined ? {} : { memoryUsedMiB: memory }),
+      since: continued?.since ?? now.toISOString(),
+    };
+  }
+  if (faults && Object.keys(faults).length) {
+    result.faults = faults;
+    const unchanged = before?.faultsSince && isDeepStrictEqual(before.faults, faults);
+    result.faultsSince = unchanged ? before!.faultsSince : now.toISOString();
+  }
+  if (busyEnergyJ > 0) result.busyEnergyJ = Math.ceil(busyEnergyJ);
+  return result;
 }
 
 /**
@@ -105,4 +165,31 @@ export function parseUtilization(pod: PodLike): UtilizationParse {
   const result = utilizationText.safeParse(value);
   if (result.success) return { range: result.data };
   return { error: `${UTILIZATION_ANNOTATION}: ${result.error.issues[0].message}, got "${value}"` };
+}
+
+const memoryText = z.string().trim().regex(
+  /^(\d+(\.\d+)?%|\d+(Mi|Gi)?)$/,
+  'expected a share of the usable memory "60%" or a size "20Gi", "4096Mi"',
+);
+
+/** Result of {@link parseMemoryUse}: MiB per GPU, or the reason the annotation was rejected. */
+export type MemoryParse = { mib?: number; error?: string };
+
+/** Reads a pod's memory annotation for a GPU of `model`; a bad value gives an error text instead of throwing. */
+export function parseMemoryUse(pod: PodLike, model: GpuModel): MemoryParse {
+  const value = pod.metadata?.annotations?.[MEMORY_ANNOTATION];
+  if (value === undefined) return {};
+  const result = memoryText.safeParse(value);
+  if (!result.success) {
+    return { error: `${MEMORY_ANNOTATION}: ${result.error.issues[0].message}, got "${value}"` };
+  }
+  const text = result.data;
+  const usable = model.memoryMiB - reservedMiB(model);
+  const mib = text.endsWith("%")
+    ? Math.round((usable * parseFloat(text)) / 100)
+    : parseFloat(text) * (text.endsWith("Gi") ? 1024 : 1);
+  if (mib > usable) {
+    return { error: `${MEMORY_ANNOTATION}: ${value} exceeds the ${usable} MiB usable on ${model.name}` };
+  }
+  return { mib };
 }

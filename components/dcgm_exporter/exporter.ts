@@ -1,0 +1,187 @@
+/**
+ * dcgm-exporter's I/O: watches the node state ConfigMaps that status-updater keeps, keeps each served GPU's
+ * series identity ready, and answers `/metrics` by computing every GPU's readings for the instant of the
+ * scrape. Nothing is cached between scrapes except the energy high-water marks, so a GPU that is released
+ * loses its pod labels at the next scrape and a node that leaves the fleet loses its series.
+ *
+ * @module
+ */
+import { findGpuModel, unknownGpuModel } from "../core/catalogue.ts";
+import { log } from "../core/log.ts";
+import type { GpuModel } from "../core/model.ts";
+import {
+  type NodeGpuState,
+  STATE_NODE_ANNOTATION,
+  STATE_SELECTOR,
+  stateFromConfigMap,
+} from "../core/node_state.ts";
+import { gpuReadings } from "../core/telemetry.ts";
+import type { KubeClient } from "../core/kube/client.ts";
+import { startReflector } from "../core/kube/reflector.ts";
+import type { ConfigMapObject } from "../core/fleet_watch.ts";
+import type { Counter } from "./counters.ts";
+import {
+  CONTENT_TYPES,
+  expositionEnd,
+  type ExpositionFormat,
+  type GpuSample,
+  type GpuSeries,
+  gpuSeries,
+  negotiateFormat,
+  renderFamily,
+} from "./render.ts";
+
+/** Which nodes' GPUs one exporter process serves. */
+export type ExporterScope = { kind: "kwok" } | { kind: "this-node"; node: string };
+
+/** A served node: its model and the series identity of each GPU. */
+interface ServedNode {
+  model: GpuModel;
+  series: GpuSeries[];
+}
+
+/** The model of a node's GPUs: the catalogue's, else a synthetic one with the state's memory. */
+export function stateModel(state: NodeGpuState): GpuModel {
+  const found = findGpuModel(state.gpu.model) ?? findGpuModel(state.gpu.product);
+  if (!found) return unknownGpuModel(state.gpu.product, state.gpu.memoryMiB);
+  return found.memoryMiB === state.gpu.memoryMiB ? found : { ...found, memoryMiB: state.gpu.memoryMiB };
+}
+
+/** Whether an exporter with `scope` serves the node of `state`. */
+export function servesNode(scope: ExporterScope, state: NodeGpuState): boolean {
+  return scope.kind === "kwok" ? state.kwok : state.node === scope.node;
+}
+
+/** The served fleet and how to render it. */
+export class MetricsSource {
+  readonly #nodes = new Map<string, ServedNode>();
+  /** Highest counter values reported per GPU, so a counter never falls back between two state updates. */
+  readonly #highWater = new Map<string, number>();
+
+  /** Creates a source exporting `counters` for the nodes `scope` selects. */
+  constructor(readonly counters: Counter[], readonly scope: ExporterScope) {}
+
+  /** Takes in a node's state (or its removal with `undefined`). */
+  update(node: string, state: NodeGpuState | undefined): void {
+    if (!state || !servesNode(this.scope, state)) {
+      for (const s of this.#nodes.get(node)?.series ?? []) this.#highWater.delete(s.device.uuid);
+      this.#nodes.delete(node);
+      return;
+    }
+    const model = stateModel(state);
+    this.#nodes.set(node, {
+      model,
+      series: state.devices.map((d) => gpuSeries(state, d, state.gpu.product, this.counters)),
+    });
+  }
+
+  /** GPUs served right now. */
+  gpuCount(): number {
+    let n = 0;
+    for (const node of this.#nodes.values()) n += node.series.length;
+    return n;
+  }
+
+  /** Every served GPU's readings at time `t` (seconds since the epoch); lost GPUs are left out. */
+  samples(t: number): GpuSample[] {
+    const samples: GpuSample[] = [];
+    for (const { model, series } of this.#nodes.values()) {
+      for (const s of series) {
+        const readings = gpuReadings(model, s.device, t);
+        if (!readings) continue;
+        const mark = this.#highWater.get(s.device.uuid) ?? 0;
+        if (readings.energyMJ < mark) readings.energyMJ = mark;
+        else this.#highWater.set(s.device.uuid, readings.energyMJ);
+        samples.push({ series: s, readings });
+      }
+    }
+    return samples;
+  }
+
+  /** The exposition at time `t`, one chunk per metric family. */
+  *render(t: number, format: ExpositionFormat): Generator<string> {
+    const samples = this.samples(t);
+    for (const counter of this.counters) {
+      const text = renderFamily(counter, samples, format);
+      if (text) yield text;
+    }
+    const end = expositionEnd(format);
+    if (end) yield end;
+  }
+}
+
+/** Options of {@link runDcgmExporter}. */
+export interface DcgmExporterOptions {
+  /** fakegpu's namespace (node state ConfigMaps). */
+  namespace: string;
+  /** Which nodes to serve. */
+  scope: ExporterScope;
+  /** Fields to export. */
+  counters: Counter[];
+  /** Listen address. */
+  hostname: string;
+  /** Listen port. */
+  port: number;
+  /** Stops the exporter. */
+  signal: AbortSignal;
+}
+
+/** Serves `/metrics`, `/health` and `/` until the signal aborts. */
+export async function runDcgmExporter(client: KubeClient, options: DcgmExporterOptions): Promise<void> {
+  const { signal } = options;
+  const source = new MetricsSource(options.counters, options.scope);
+  const states = startReflector<ConfigMapObject>(client, {
+    name: "node-states",
+    path: `/api/v1/namespaces/${options.namespace}/configmaps`,
+    labelSelector: STATE_SELECTOR,
+    signal,
+    onChange: (change) => {
+      if (change.type === "synced") return;
+      const node = change.object.metadata?.annotations?.[STATE_NODE_ANNOTATION];
+      if (!node) return;
+      if (change.type === "delete") return source.update(node, undefined);
+      try {
+        source.update(node, stateFromConfigMap(change.object));
+      } catch (err) {
+        log.warn("node state ConfigMap is invalid; its GPUs are not exported", { node, error: err });
+        source.update(node, undefined);
+      }
+    },
+  });
+  const encoder = new TextEncoder();
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    signal,
+    onListen: ({ hostname, port }) => log.info("serving metrics", { hostname, port }),
+  }, (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/metrics") {
+      if (!states.hasSynced()) return new Response("node states not listed yet\n", { status: 503 });
+      const format = negotiateFormat(request.headers.get("accept"));
+      const chunks = source.render(Date.now() / 1000, format);
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const next = chunks.next();
+          if (next.done) controller.close();
+          else controller.enqueue(encoder.encode(next.value));
+        },
+      });
+      return new Response(body, { headers: { "content-type": CONTENT_TYPES[format] } });
+    }
+    if (path === "/health") {
+      return states.hasSynced() ? new Response("OK\n") : new Response("starting\n", { status: 503 });
+    }
+    if (path === "/") {
+      return new Response(
+        `<html><head><title>fakegpu dcgm-exporter</title></head><body><h1>fakegpu dcgm-exporter</h1>` +
+          `<p><a href="/metrics">Metrics</a></p></body></html>\n`,
+        { headers: { "content-type": "text/html; charset=utf-8" } },
+      );
+    }
+    return new Response("not found\n", { status: 404 });
+  });
+  await states.synced;
+  log.info("dcgm-exporter synced", { gpus: source.gpuCount() });
+  await server.finished;
+}

@@ -1,0 +1,117 @@
+/**
+ * Role `dcgm-exporter`: NVIDIA DCGM metrics for every simulated GPU, in dcgm-exporter's names, labels and
+ * formats, with pod attribution from the node state. Node scope `kwok` serves every KWOK pool node from one
+ * process (each series names its node in `Hostname`); `this-node` serves the GPUs of `NODE_NAME`. Not
+ * leader-elected: every replica serves the same values, since each value is a pure function of the state
+ * and the time.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { COMMON_FLAGS, commonFlagsSchema, runRole } from "../core/role_runtime.ts";
+import { type FlagSpec, UsageError } from "../core/flags.ts";
+import { type Counter, CountersFileError, parseCounters } from "./counters.ts";
+import { DEFAULT_COUNTERS_CSV } from "./fields.ts";
+import { type ExporterScope, runDcgmExporter } from "./exporter.ts";
+
+/** Flags the exporter does not take from the common set: it reads no topology and elects no leader. */
+const NOT_USED = new Set(["topology-configmap", "topology-file", "leader-elect", "identity"]);
+
+/** Flags of `fakegpu dcgm-exporter`. */
+export const DCGM_EXPORTER_FLAGS: FlagSpec[] = [
+  ...COMMON_FLAGS.filter((f) => !NOT_USED.has(f.name)),
+  {
+    name: "node-scope",
+    description: "kwok (every KWOK pool node, from one process) or this-node (the GPUs of --node-name)",
+    defaultText: "kwok",
+  },
+  {
+    name: "node-name",
+    description: "the node served with --node-scope this-node",
+    envAliases: ["NODE_NAME"],
+  },
+  {
+    name: "address",
+    short: "a",
+    description: "listen address, [host]:port",
+    defaultText: ":9400",
+    envAliases: ["DCGM_EXPORTER_LISTEN"],
+  },
+  {
+    name: "collectors",
+    short: "f",
+    description: "counters file in dcgm-exporter's CSV format",
+    defaultText: "dcgm-exporter's default counters",
+    envAliases: ["DCGM_EXPORTER_COLLECTORS"],
+  },
+];
+
+/** Reads the counters file, or the default counters when none is given. */
+export function loadCounters(file: string | undefined): Counter[] {
+  if (file === undefined) return parseCounters(DEFAULT_COUNTERS_CSV, "default-counters.csv");
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (err) {
+    throw new CountersFileError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parseCounters(text, file);
+}
+
+const schema = commonFlagsSchema.extend({
+  leaderElect: z.boolean().default(false),
+  nodeScope: z.enum(["kwok", "this-node"]).default("kwok"),
+  nodeName: z.string().min(1).optional(),
+  address: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'expected "[host]:port", e.g. ":9400"')
+    .default(":9400"),
+  collectors: z.string().min(1).optional().transform((file, ctx) => {
+    try {
+      return loadCounters(file);
+    } catch (err) {
+      if (!(err instanceof CountersFileError)) throw err;
+      ctx.addIssue({ code: "custom", message: err.message });
+      return z.NEVER;
+    }
+  }),
+}).superRefine((flags, ctx) => {
+  if (flags.nodeScope === "this-node" && !flags.nodeName) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["nodeName"],
+      message: "is required with --node-scope this-node (set NODE_NAME from the downward API)",
+    });
+  }
+});
+
+/** Splits `[host]:port` into what `Deno.serve` takes; an empty host listens on every address. */
+export function parseListenAddress(address: string): { hostname: string; port: number } {
+  const at = address.lastIndexOf(":");
+  const host = address.slice(0, at).replace(/^\[(.*)\]$/, "$1");
+  const port = Number(address.slice(at + 1));
+  if (port > 65535) throw new UsageError(`--address: port ${port} is above 65535`);
+  return { hostname: host || "0.0.0.0", port };
+}
+
+/** Runs the exporter with the given command-line arguments until SIGINT/SIGTERM or `signal`. */
+export async function main(args: string[], signal?: AbortSignal): Promise<void> {
+  await runRole({
+    role: "dcgm-exporter",
+    args,
+    flags: DCGM_EXPORTER_FLAGS,
+    schema,
+    signal,
+    run: ({ flags, client, signal }) => {
+      const scope: ExporterScope = flags.nodeScope === "kwok"
+        ? { kind: "kwok" }
+        : { kind: "this-node", node: flags.nodeName! };
+      const counters = flags.collectors;
+      return runDcgmExporter(client, {
+        namespace: flags.namespace,
+        scope,
+        counters,
+        ...parseListenAddress(flags.address),
+        signal,
+      });
+    },
+  });
+}

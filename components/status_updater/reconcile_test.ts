@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { parseTopology } from "../core/topology_config.ts";
 import type { PodLike } from "../core/allocation.ts";
-import { desiredNodeState, labelsToApply, parseUtilization } from "./reconcile.ts";
+import { findGpuModel } from "../core/catalogue.ts";
+import { gpuReadings } from "../core/telemetry.ts";
+import { desiredNodeState, labelsToApply, parseMemoryUse, parseUtilization } from "./reconcile.ts";
 
 const a100 = parseTopology({
   nodePools: {
@@ -100,11 +102,82 @@ Deno.test("parseUtilization() accepts a percentage or a range", () => {
 
 Deno.test("parseUtilization() rejects bad values with a reason instead of throwing", () => {
   for (
-    const [value, reason] of [["80-20", "exceeds"], ["150", "between 0 and 100"], ["lots", "percentage"]]
+    const [value, reason] of [["80-20", "exceeds"], ["150", "between 0 and 100"], ["lots", "percentage"], [
+      "-5",
+      "percentage",
+    ]]
   ) {
     const result = parseUtilization(gpuPod("p", 1, { "run.ai/simulated-gpu-utilization": value }));
     assert.equal(result.range, undefined);
     assert.match(result.error ?? "", new RegExp(reason));
     assert.match(result.error ?? "", new RegExp(`"${value}"`));
   }
+});
+
+const base = { node: "kwok-a100-0", poolName: "a100", pool: a100, migStrategy: "none" as const, kwok: true };
+
+Deno.test("desiredNodeState() stamps when a pod got its GPUs and keeps it while the pod holds them", () => {
+  const t1 = new Date("2026-12-03T10:00:00Z");
+  const first = desiredNodeState({ ...base, pods: [gpuPod("a", 1)], now: t1 }).state;
+  assert.equal(first.devices[0].holder?.since, t1.toISOString());
+  const later = desiredNodeState({ ...base, previous: first, pods: [gpuPod("a", 1)], now: new Date() }).state;
+  assert.deepEqual(later, first, "nothing changes while the pod runs");
+});
+
+Deno.test("desiredNodeState() folds a leaving holder's energy in, so the energy counter never falls", () => {
+  const model = findGpuModel("a100-80gb")!;
+  const t1 = new Date("2026-12-03T10:00:00Z");
+  const t2 = new Date("2026-12-03T11:00:00Z");
+  const held = desiredNodeState({ ...base, pods: [gpuPod("a", 1)], now: t1 }).state;
+  const freed = desiredNodeState({ ...base, previous: held, pods: [], now: t2 }).state;
+  assert.equal(freed.devices[0].holder, undefined);
+  const before = gpuReadings(model, held.devices[0], t2.getTime() / 1000)!.energyMJ;
+  const after = gpuReadings(model, freed.devices[0], t2.getTime() / 1000)!.energyMJ;
+  assert.ok(after >= before && after - before < 1000, `${before} → ${after}`);
+  assert.ok((freed.devices[0].busyEnergyJ ?? 0) > 3600 * 100, "an hour at 100% drew well above idle");
+});
+
+Deno.test("desiredNodeState() puts the node's faults on its GPUs and records when they began", () => {
+  const t1 = new Date("2026-12-03T10:00:00Z");
+  const faults = new Map([[3, { xid: 79 }]]);
+  const first = desiredNodeState({ ...base, pods: [], faults, now: t1 }).state;
+  assert.deepEqual(first.devices[3].faults, { xid: 79 });
+  assert.equal(first.devices[3].faultsSince, t1.toISOString());
+  assert.equal(first.devices[2].faults, undefined);
+  const same = desiredNodeState({ ...base, previous: first, pods: [], faults, now: new Date() }).state;
+  assert.deepEqual(same, first);
+  const cleared = desiredNodeState({ ...base, previous: first, pods: [], now: new Date() }).state;
+  assert.equal(cleared.devices[3].faults, undefined);
+  assert.equal(cleared.devices[3].faultsSince, undefined);
+});
+
+Deno.test("parseMemoryUse() reads a share or a size and rejects what does not fit", () => {
+  const model = findGpuModel("a100-80gb")!;
+  const pod = (value: string) => gpuPod("p", 1, { "fakegpu.io/simulated-gpu-memory": value });
+  assert.deepEqual(parseMemoryUse(pod("20Gi"), model), { mib: 20480 });
+  assert.deepEqual(parseMemoryUse(pod("4096Mi"), model), { mib: 4096 });
+  assert.deepEqual(parseMemoryUse(pod("4096"), model), { mib: 4096 });
+  assert.ok(Math.abs(parseMemoryUse(pod("50%"), model).mib! - 40690) < 10);
+  assert.deepEqual(parseMemoryUse(gpuPod("p", 1), model), {});
+  for (
+    const [value, reason] of [["lots", "expected"], ["200Gi", "exceeds"], ["120%", "exceeds"], [
+      "-5",
+      "expected",
+    ]]
+  ) {
+    const result = parseMemoryUse(pod(value), model);
+    assert.equal(result.mib, undefined);
+    assert.match(result.error ?? "", new RegExp(reason), value);
+  }
+});
+
+Deno.test("desiredNodeState() records a pod's memory use on each of its GPUs", () => {
+  const model = findGpuModel("a100-80gb")!;
+  const pod = gpuPod("a", 2, { "fakegpu.io/simulated-gpu-memory": "30Gi" });
+  const { state } = desiredNodeState({
+    ...base,
+    pods: [pod],
+    memoryOf: (p) => parseMemoryUse(p, model).mib,
+  });
+  assert.deepEqual(state.devices.slice(0, 2).map((d) => d.holder?.memoryUsedMiB), [30720, 30720]);
 });

@@ -1,0 +1,77 @@
+/**
+ * What each role's ServiceAccount may do, as `kubectl auth can-i --list` shows it, beyond what every
+ * authenticated user may: in fakegpu's namespace, and in any other namespace (the cluster-wide part). The
+ * e2e test compares the installed chart against this, so no role silently gains a right. README.md
+ * "Install in a cluster (Helm)" documents the same table.
+ *
+ * Each line is `<resource>[.<group>] [<resource names>]: <verbs, sorted>`.
+ *
+ * @module
+ */
+
+/** Permissions of one role. */
+export interface RolePermissions {
+  /** In the release namespace. */
+  inNamespace: string[];
+  /** In any other namespace (cluster-scoped resources and cluster-wide rules). */
+  elsewhere: string[];
+}
+
+/** The expected permissions, by role. */
+export const EXPECTED_PERMISSIONS: Record<string, RolePermissions> = {
+  "status-updater": {
+    inNamespace: [
+      "configmaps: delete, list, patch, watch",
+      "events: create",
+      "leases.coordination.k8s.io [fakegpu-status-updater]: get, update",
+      "nodes: list, patch, watch",
+      "pods: list, watch",
+    ],
+    elsewhere: ["events: create", "nodes: list, patch, watch", "pods: list, watch"],
+  },
+  "device-plugin": {
+    inNamespace: [
+      "configmaps: list, watch",
+      "events: create",
+      "leases.coordination.k8s.io [fakegpu-device-plugin]: get, update",
+      "nodes/status: patch",
+      "nodes: list, watch",
+    ],
+    elsewhere: ["nodes/status: patch", "nodes: list, watch"],
+  },
+  "dcgm-exporter": {
+    inNamespace: ["configmaps: get, list, watch", "events: create", "nodes: get, list, watch"],
+    elsewhere: ["nodes: get, list, watch"],
+  },
+  "dra-plugin": {
+    inNamespace: [
+      "configmaps: get, list, watch",
+      "deviceclasses.resource.k8s.io: create, get, list, watch",
+      "events: create",
+      "leases.coordination.k8s.io [fakegpu-dra-plugin]: get, update",
+      "nodes: get, list, watch",
+      "resourceslices.resource.k8s.io: create, delete, get, list, patch, update, watch",
+    ],
+    elsewhere: [
+      "deviceclasses.resource.k8s.io: create, get, list, watch",
+      "nodes: get, list, watch",
+      "resourceslices.resource.k8s.io: create, delete, get, list, patch, update, watch",
+    ],
+  },
+};
+
+/**
+ * The resource rows of `kubectl auth can-i --list` output as permission lines (see the module doc),
+ * sorted; rows for non-resource URLs are left out.
+ */
+export function parseCanIList(text: string): string[] {
+  const lines: string[] = [];
+  for (const row of text.split("\n").slice(1)) {
+    const match = /^(\S+)\s+\[[^\]]*\]\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s*$/.exec(row);
+    if (!match) continue;
+    const [, resource, names, verbs] = match;
+    const sorted = verbs.split(/\s+/).filter(Boolean).sort().join(", ");
+    lines.push(`${resource}${names.trim() ? ` [${names.trim()}]` : ""}: ${sorted}`);
+  }
+  return lines.sort();
+}

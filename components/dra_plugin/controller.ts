@@ -98,7 +98,7 @@ export async function runDraPlugin(client: KubeClient, options: DraPluginOptions
       if (action.type === "create") await client.create(SLICES_PATH, action.slice);
       else if (action.type === "update") {
         await client.replace(`${SLICES_PATH}/${action.slice.metadata.name}`, action.slice);
-      } else await client.delete(`${SLICES_PATH}/${action.name}`);
+      } else if (!await client.delete(`${SLICES_PATH}/${action.name}`)) return; // already gone
     } catch (error) {
       // The slice changed since it was read: its watch event queues the node again.
       if (error instanceof KubeApiError && error.status === 409) return;

@@ -16,7 +16,7 @@ async function fakegpu(...args: string[]): Promise<{ code: number; stdout: strin
 Deno.test("fakegpu --help lists every role with one line each", async () => {
   const { code, stdout } = await fakegpu("--help");
   assert.equal(code, 0);
-  for (const role of ["status-updater", "device-plugin", "local-fleet"]) {
+  for (const role of ["status-updater", "device-plugin", "dcgm-exporter", "local-fleet"]) {
     assert.match(stdout, new RegExp(`^  ${role}\\s+\\S`, "m"));
   }
 });
@@ -70,6 +70,34 @@ Deno.test("an invalid topology file stops a role with one plain line naming the 
       stderr.trim(),
       `fakegpu local-fleet: Invalid topology config: ${file}:4: nodePools.a100.gpuCount: expected a positive integer, got "eight"`,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("dcgm-exporter stops at start-up on a bad counters file, naming the file and line, exit code 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/counters.csv`;
+    await Deno.writeTextFile(
+      file,
+      "# mine\nDCGM_FI_DEV_GPU_UTIL, gauge, ok\nDCGM_FI_DEV_GPU_UTILISATION, gauge, typo\n",
+    );
+    const short = await fakegpu("dcgm-exporter", "-f", file);
+    assert.equal(short.code, 2);
+    assert.match(
+      short.stderr,
+      new RegExp(`--collectors: ${file}:3: unknown DCGM field "DCGM_FI_DEV_GPU_UTILISATION"`),
+    );
+    const missing = await fakegpu("dcgm-exporter", "--collectors", `${dir}/nope.csv`);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--collectors: cannot read .*nope\.csv/);
+    const scope = await fakegpu("dcgm-exporter", "--node-scope", "this-node");
+    assert.equal(scope.code, 2);
+    assert.match(scope.stderr, /--node-name: is required with --node-scope this-node/);
+    const address = await fakegpu("dcgm-exporter", "-a", "9400");
+    assert.equal(address.code, 2);
+    assert.match(address.stderr, /--address: expected "\[host\]:port"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -28,7 +28,7 @@ Deno.test({
     {
       const help = await new Deno.Command(exe, { args: ["--help"], stdout: "piped" }).output();
       const text = new TextDecoder().decode(help.stdout);
-      for (const role of ["status-updater", "device-plugin", "local-fleet"]) {
+      for (const role of ["status-updater", "device-plugin", "dcgm-exporter", "local-fleet"]) {
         assert.match(text, new RegExp(role));
       }
       const roleHelp = await new Deno.Command(exe, {

@@ -1,8 +1,8 @@
 /**
  * Role `local-fleet`: the one-command demo. Starts a real local control plane (etcd, kube-apiserver,
  * kube-scheduler, kube-controller-manager, KWOK), creates a fleet of KWOK GPU nodes from a topology,
- * runs status-updater and device-plugin as local processes against it, prints the fleet, and keeps it up
- * until Ctrl-C, then tears everything down.
+ * runs status-updater, device-plugin and dcgm-exporter as local processes against it, prints the fleet,
+ * and keeps it up until Ctrl-C, then tears everything down.
  *
  * @module
  */
@@ -24,6 +24,11 @@ export const LOCAL_FLEET_FLAGS: FlagSpec[] = [
   { name: "topology", description: "topology YAML file (default: a100 2x8, h100 1x8, l40s 2x4)" },
   { name: "namespace", description: "namespace for fakegpu's objects", defaultText: "gpu-operator" },
   {
+    name: "metrics-port",
+    description: "port on 127.0.0.1 where the fleet's dcgm-exporter serves /metrics",
+    defaultText: "9400",
+  },
+  {
     name: "kwok-workdir",
     description: "where kwokctl keeps the cluster's files",
     defaultText: "a temporary directory",
@@ -40,6 +45,7 @@ const schema = z.object({
     "gpu-operator",
   ),
   kwokWorkdir: z.string().min(1).optional(),
+  metricsPort: z.coerce.number().int().min(1).max(65535).default(9400),
 });
 
 function say(msg: string): void {
@@ -143,8 +149,13 @@ export async function main(args: string[]): Promise<void> {
     say(`creating ${plan.length} KWOK nodes`);
     for (const node of plan) await ensureObject(client, "/api/v1/nodes", node.object);
     const roleArgs = ["--kubeconfig", controlPlane.kubeconfigPath, "--namespace", ns];
-    for (const role of ["status-updater", "device-plugin"]) {
-      const [cmd, ...rest] = roleCommand(role, roleArgs);
+    const roles: [string, string[]][] = [
+      ["status-updater", roleArgs],
+      ["device-plugin", roleArgs],
+      ["dcgm-exporter", [...roleArgs, "--address", `127.0.0.1:${flags.metricsPort}`]],
+    ];
+    for (const [role, args] of roles) {
+      const [cmd, ...rest] = roleCommand(role, args);
       children.push(
         new Deno.Command(cmd, { args: rest, stdin: "null", stdout: "inherit", stderr: "inherit" }).spawn(),
       );
@@ -158,6 +169,7 @@ export async function main(args: string[]): Promise<void> {
   export KUBECONFIG=${controlPlane.kubeconfigPath} PATH=${controlPlane.binDir}:$PATH
   kubectl get nodes -L gpu-pool,nvidia.com/gpu.product,nvidia.com/gpu.count
   kubectl describe node ${plan[0]?.name ?? "<node>"}
+  curl -s http://127.0.0.1:${flags.metricsPort}/metrics | grep DCGM_FI_DEV_GPU_UTIL
 Press Ctrl-C to stop and tear everything down.`);
       await new Promise<void>((resolve) =>
         stop.signal.addEventListener("abort", () => resolve(), { once: true })

@@ -2,10 +2,11 @@
  * Benchmark (prints figures, asserts nothing): on a real local control plane with status-updater and the
  * KWOK device plugin running, create N pool nodes and measure how long until every node advertises its
  * GPUs, the per-node latency (node created → `nvidia.com/gpu` in allocatable), and each role's peak RSS
- * and CPU seconds.
+ * and CPU seconds. With `--scrapes K` dcgm-exporter (`--node-scope kwok`) runs too, optionally with
+ * `--pods P` one-GPU pods holding GPUs, and K full scrapes of its `/metrics` are timed while the fleet runs.
  *
- * `deno task bench:fleet [--nodes 1000]`. Default fleet: 30% a100 ×8, 30% h100 ×8, 40% l40s ×4
- * (1000 nodes = 6400 GPUs).
+ * `deno task bench:fleet [--nodes 1000] [--mix a100=0.3,h100=0.3,l40s=0.4]`: 1000 nodes = 6400 GPUs.
+ * `deno task bench:dcgm`: 1000 nodes × 8 GPUs (a100 and h100), 1000 pods, 30 scrapes.
  */
 import { parseArgs } from "node:util";
 import { startControlPlane } from "../../components/local_fleet/control_plane.ts";
@@ -14,12 +15,17 @@ import { startReflector } from "../../components/core/kube/reflector.ts";
 import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../../components/core/topology_config.ts";
 import { fleetNodes } from "../../components/local_fleet/fleet.ts";
 import { startRole } from "../cluster/roles.ts";
+import { freePort } from "../cluster/prometheus.ts";
+import { podSpec } from "../cluster/fleet_fixtures.ts";
 
 const { values } = parseArgs({
   options: {
     "bin-dir": { type: "string" },
     nodes: { type: "string", default: "1000" },
     "create-concurrency": { type: "string", default: "16" },
+    mix: { type: "string", default: "a100=0.3,h100=0.3,l40s=0.4" },
+    scrapes: { type: "string", default: "0" },
+    pods: { type: "string", default: "0" },
   },
 });
 const binDir = values["bin-dir"] ?? Deno.env.get("FAKEGPU_CLUSTER_BIN");
@@ -27,10 +33,18 @@ if (!binDir) throw new Error("--bin-dir is required (last line of tests/cluster/
 const total = Number(values.nodes);
 const NS = "gpu-operator";
 
+/** Nodes per pool for `n` nodes split by `--mix` shares (the last pool takes the rounding rest). */
 function mix(n: number): Record<string, number> {
-  const a100 = Math.round(n * 0.3);
-  const h100 = Math.round(n * 0.3);
-  return { a100, h100, l40s: n - a100 - h100 };
+  const shares = values.mix.split(",").map((part) => part.split("=")).map(([pool, share]) => [pool, +share]);
+  const counts: Record<string, number> = { a100: 0, h100: 0, l40s: 0 };
+  let left = n;
+  shares.forEach(([pool, share], i) => {
+    if (!(pool as string in counts)) throw new Error(`--mix: unknown pool ${pool} (a100, h100, l40s)`);
+    const count = i === shares.length - 1 ? left : Math.round(n * (share as number));
+    counts[pool as string] = count;
+    left -= count;
+  });
+  return counts;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -65,9 +79,15 @@ await client.create(`/api/v1/namespaces/${NS}/configmaps`, {
   data: { "topology.yml": topologyYaml },
 });
 const roleArgs = ["--kubeconfig", plane.kubeconfigPath, "--namespace", NS];
+const quiet = { logDir, env: { FAKEGPU_LOG_LEVEL: "warn" } };
+const scrapes = Number(values.scrapes);
+const metricsPort = freePort();
 const roles = [
-  await startRole("status-updater", roleArgs, { logDir, env: { FAKEGPU_LOG_LEVEL: "warn" } }),
-  await startRole("device-plugin", roleArgs, { logDir, env: { FAKEGPU_LOG_LEVEL: "warn" } }),
+  await startRole("status-updater", roleArgs, quiet),
+  await startRole("device-plugin", roleArgs, quiet),
+  ...(scrapes > 0
+    ? [await startRole("dcgm-exporter", [...roleArgs, "-a", `127.0.0.1:${metricsPort}`], quiet)]
+    : []),
 ];
 await new Promise((r) => setTimeout(r, 3000));
 
@@ -110,7 +130,6 @@ const end = performance.now();
 const latencies = plan.map((p) => (advertised.get(p.name) ?? NaN) - created.get(p.name)!).sort((a, b) =>
   a - b
 );
-const stats = await Promise.all(roles.map(async (r) => ({ role: r.role, ...(await procStats(r.pid)) })));
 console.log(`nodes created in ${((createdAll - start) / 1000).toFixed(1)} s`);
 console.log(
   `all ${advertised.size}/${plan.length} nodes advertised ${
@@ -122,10 +141,76 @@ console.log(
     (percentile(latencies, 99) / 1000).toFixed(2)
   } s, max ${(latencies.at(-1)! / 1000).toFixed(2)} s`,
 );
+if (scrapes > 0) await benchmarkScrapes();
+const stats = await Promise.all(roles.map(async (r) => ({ role: r.role, ...(await procStats(r.pid)) })));
 for (const s of stats) {
   console.log(`${s.role}: peak RSS ${s.peakRssMiB.toFixed(0)} MiB, CPU ${s.cpuSeconds.toFixed(1)} s`);
 }
 stop.abort();
 await Promise.all(roles.map((r) => r.stop()));
+
+/** Runs `--pods` one-GPU pods, waits until the exporter serves every GPU, and times `--scrapes` scrapes. */
+async function benchmarkScrapes(): Promise<void> {
+  const pods = Number(values.pods);
+  if (pods > 0) {
+    await client.create("/apis/apps/v1/namespaces/default/deployments", {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "gpu-load", namespace: "default" },
+      spec: {
+        replicas: pods,
+        selector: { matchLabels: { app: "gpu-load" } },
+        template: {
+          metadata: {
+            labels: { app: "gpu-load" },
+            annotations: { "run.ai/simulated-gpu-utilization": "40-90" },
+          },
+          spec: podSpec(1, {}),
+        },
+      },
+    });
+    const ready = performance.now();
+    while (
+      (await client.get<{ status?: { readyReplicas?: number } }>(
+        "/apis/apps/v1/namespaces/default/deployments/gpu-load",
+      ))?.status?.readyReplicas !== pods
+    ) {
+      if (performance.now() - ready > 600_000) throw new Error("pods did not become ready in 10 minutes");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    console.log(`${pods} one-GPU pods ready in ${((performance.now() - ready) / 1000).toFixed(1)} s`);
+  }
+  const url = `http://127.0.0.1:${metricsPort}/metrics`;
+  const scrape = async () => {
+    const begin = performance.now();
+    const text = await (await fetch(url)).text();
+    return { ms: performance.now() - begin, text };
+  };
+  const gpuLines = (text: string) => text.match(/^DCGM_FI_DEV_GPU_UTIL\{/gm)?.length ?? 0;
+  const attributed = (text: string) => text.match(/^DCGM_FI_DEV_GPU_UTIL\{.*pod="/gm)?.length ?? 0;
+  for (
+    let last = await scrape();
+    gpuLines(last.text) < gpus || attributed(last.text) < pods;
+    last = await scrape()
+  ) {
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const times: number[] = [];
+  let sample = "";
+  for (let i = 0; i < scrapes; i++) {
+    const { ms, text } = await scrape();
+    times.push(ms);
+    sample = text;
+  }
+  times.sort((a, b) => a - b);
+  const series = sample.split("\n").filter((l) => l && !l.startsWith("#")).length;
+  console.log(
+    `dcgm-exporter: ${scrapes} full scrapes of ${gpus} GPUs (${series} series, ${
+      (sample.length / 1048576).toFixed(1)
+    } MiB, ${attributed(sample)} GPUs attributed): p50 ${percentile(times, 50).toFixed(0)} ms, p99 ${
+      percentile(times, 99).toFixed(0)
+    } ms, max ${times.at(-1)!.toFixed(0)} ms`,
+  );
+}
 client.close();
 await Deno.remove(logDir, { recursive: true });

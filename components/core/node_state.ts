@@ -43,6 +43,11 @@ const deviceSchema = z.object({
   pciBusId: z.string().regex(/^[0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.0$/),
   serial: z.string().regex(/^[0-9]{13}$/),
   holder: holderSchema.optional(),
+  sharedWith: z.array(z.object({
+    namespace: z.string().min(1),
+    pod: z.string().min(1),
+    podUid: z.string().min(1),
+  })).optional(),
   faults: gpuFaultSchema.optional(),
   faultsSince: z.iso.datetime().optional(),
   busyEnergyJ: z.number().min(0).optional(),
@@ -95,6 +100,8 @@ export interface GpuHolder {
 export interface NodeGpuDevice extends GpuDevice {
   /** The holder; absent when the GPU is free. */
   holder?: GpuHolder;
+  /** Further pods using the GPU through the holder's ResourceClaim (a claim shared by several pods). */
+  sharedWith?: Pick<GpuHolder, "namespace" | "pod" | "podUid">[];
   /** Simulated faults from the node's `fakegpu.io/gpu-faults` annotation. */
   faults?: GpuFault;
   /** When the current faults were switched on (RFC 3339); throttling counters count from here. */

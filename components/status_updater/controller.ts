@@ -1,5 +1,6 @@
 /**
- * status-updater's I/O: watches the fleet and the pods bound to it, and for each node that changed
+ * status-updater's I/O: watches the fleet, the pods bound to it and the ResourceClaims allocated from its
+ * GPUs (when the cluster serves `resource.k8s.io/v1`), and for each node that changed
  * writes the node's state ConfigMap and GPU labels when they differ from what
  * {@link desiredNodeState} and {@link gpuNodeLabels} decide.
  *
@@ -17,6 +18,7 @@ import type { KubeClient, KubeObject } from "../core/kube/client.ts";
 import { emitEvent } from "../core/kube/events.ts";
 import { startReflector } from "../core/kube/reflector.ts";
 import { GPU_FAULTS_ANNOTATION, parseGpuFaults } from "../core/gpu_faults.ts";
+import { claimedGpus, type ClaimLike, claimNodes, claimReservedFor, slimClaim } from "./dra_claims.ts";
 import {
   desiredNodeState,
   labelsToApply,
@@ -52,6 +54,7 @@ export async function runStatusUpdaterController(
 ): Promise<void> {
   const { namespace, signal } = options;
   const podsByNode = new Map<string, Map<string, Pod>>();
+  const claimsByNode = new Map<string, Map<string, ClaimLike>>();
   const reported = new Set<string>();
   let fleetReady = false;
 
@@ -85,14 +88,42 @@ export async function runStatusUpdaterController(
       else onNode.set(key, pod);
       podsByNode.set(node, onNode);
       const mattered = change.type === "upsert" && change.previous && podGpuDemand(change.previous).total > 0;
-      if (fleetReady && (podGpuDemand(pod).total > 0 || mattered)) queue.add(node);
+      const claimed = [...(claimsByNode.get(node)?.values() ?? [])].some((c) =>
+        claimReservedFor(c, pod.metadata?.uid)
+      );
+      if (fleetReady && (podGpuDemand(pod).total > 0 || mattered || claimed)) queue.add(node);
     },
   });
-  await Promise.all([fleet.ready, pods.synced]);
+  const claimsSynced = await watchClaims();
+  await Promise.all([fleet.ready, pods.synced, claimsSynced]);
   fleetReady = true;
   for (const name of fleet.nodeNames()) queue.add(name);
   log.info("status-updater synced", { nodes: fleet.nodeNames().length });
   await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+
+  /** Watches ResourceClaims if the cluster serves `resource.k8s.io/v1`; resolves when they are listed. */
+  async function watchClaims(): Promise<void> {
+    // A transient error counts as served: the reflector retries until it can list.
+    if (!await client.get("/apis/resource.k8s.io/v1").then(Boolean, () => true)) return;
+    const claims = startReflector<ClaimLike>(client, {
+      name: "resourceclaims",
+      path: "/apis/resource.k8s.io/v1/resourceclaims",
+      signal,
+      transform: slimClaim,
+      onChange: (change) => {
+        if (change.type === "synced") return;
+        const before = change.type === "upsert" ? claimNodes(change.previous) : [];
+        for (const node of before) claimsByNode.get(node)?.delete(change.key);
+        const now = claimNodes(change.object);
+        for (const node of now) {
+          if (change.type === "delete") claimsByNode.get(node)?.delete(change.key);
+          else claimsByNode.set(node, (claimsByNode.get(node) ?? new Map()).set(change.key, change.object));
+        }
+        if (fleetReady) { for (const node of new Set([...before, ...now])) queue.add(node); }
+      },
+    });
+    await claims.synced;
+  }
 
   async function reconcileNode(name: string): Promise<void> {
     const topology = fleet.topology();
@@ -120,6 +151,14 @@ export async function runStatusUpdaterController(
     const kwok = isKwokNode(node);
     const faults = parseGpuFaults(node.metadata?.annotations?.[GPU_FAULTS_ANNOTATION], pool.gpuCount);
     if (faults.error) void reportOnce(node, "InvalidGpuFaults", `${faults.error}; no faults simulated`);
+    const claimed = claimedGpus(claimsByNode.get(name)?.values() ?? [], name, pool.gpuCount);
+    for (const { claim, device } of claimed.unknown) {
+      void reportOnce(
+        claim,
+        "UnknownGpuDevice",
+        `Claim allocates device "${device}" that ${name} does not have; ignored`,
+      );
+    }
     const decision = desiredNodeState({
       node: name,
       poolName,
@@ -143,6 +182,7 @@ export async function runStatusUpdaterController(
         return parsed.mib;
       },
       faults: faults.faults,
+      claimed: claimed.byIndex,
     });
     const normalised = decodeNodeState(encodeNodeState(decision.state));
     if (!entry?.state || !isDeepStrictEqual(entry.state, normalised)) {
@@ -187,12 +227,12 @@ export async function runStatusUpdaterController(
     if (reported.size > 10_000) reported.clear();
     reported.add(key);
     log.warn(message, { reason, object: `${obj.metadata?.namespace ?? ""}/${obj.metadata?.name}` });
-    const kind = obj.metadata?.namespace ? "Pod" : "Node";
+    const kind = obj.kind ?? (obj.metadata?.namespace ? "Pod" : "Node");
     await emitEvent(client, {
       namespace: obj.metadata?.namespace ?? "default",
       involved: {
         kind,
-        apiVersion: "v1",
+        apiVersion: obj.apiVersion ?? "v1",
         name: obj.metadata?.name ?? "",
         namespace: obj.metadata?.namespace,
         uid: obj.metadata?.uid,

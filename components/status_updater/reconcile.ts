@@ -6,7 +6,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
-import { assignGpus, type PodLike, type UnsatisfiedPod } from "../core/allocation.ts";
+import { assignGpus, podHoldsResources, type PodLike, type UnsatisfiedPod } from "../core/allocation.ts";
 import type { GpuFault } from "../core/gpu_faults.ts";
 import { gpuDevices } from "../core/identity.ts";
 import type { GpuModel, MigStrategy, PoolSpec } from "../core/model.ts";
@@ -42,6 +42,12 @@ export interface NodeStateInput {
   faults?: ReadonlyMap<number, GpuFault>;
   /** The time of the decision: when new holders and faults start. @default new Date() */
   now?: Date;
+  /**
+   * GPUs held through ResourceClaims: GPU index → UIDs of the pods using it (see `claimedGpus`). These GPUs
+   * go to those pods; the pods get no other GPUs for their `nvidia.com/gpu` limits (on a DRA-only pool the
+   * scheduler turns such limits into a claim).
+   */
+  claimed?: ReadonlyMap<number, string[]>;
 }
 
 /** The desired node state and the pods that did not fit. */
@@ -60,14 +66,24 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
     const holder = previous.get(d.index)?.holder;
     return holder ? { ...d, holder } : d;
   });
-  const assignment = assignGpus(devices, input.pods, { utilizationOf: input.utilizationOf });
+  const claimed = input.claimed ?? new Map<number, string[]>();
+  const claimPods = new Set([...claimed.values()].flat());
+  const assignment = assignGpus(
+    devices.filter((d) => !claimed.has(d.index)),
+    input.pods.filter((p) => !claimPods.has(p.metadata?.uid ?? "")),
+    { utilizationOf: input.utilizationOf },
+  );
   const now = input.now ?? new Date();
   const podsByUid = new Map(input.pods.map((p) => [p.metadata?.uid, p]));
+  const assigned = new Map(assignment.devices.map((d) => [d.index, d]));
+  const withHolders = devices.map((d) =>
+    assigned.get(d.index) ?? claimHolders(d, claimed.get(d.index)!, podsByUid, input.utilizationOf)
+  );
   const memoryOf = (holder: GpuHolder) => {
     const pod = podsByUid.get(holder.podUid);
     return pod ? input.memoryOf?.(pod, pool.model) : undefined;
   };
-  const simulated = assignment.devices.map((d) =>
+  const simulated = withHolders.map((d) =>
     withSimulation(d, previous.get(d.index), pool.model, now, input.faults?.get(d.index), memoryOf)
   );
   return {
@@ -88,6 +104,35 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
       devices: simulated,
     },
     unsatisfied: assignment.unsatisfied,
+  };
+}
+
+/** A GPU held through a claim: the first of its pods still running holds it, the others share it. */
+function claimHolders(
+  device: NodeGpuDevice,
+  podUids: string[],
+  podsByUid: Map<string | undefined, PodLike>,
+  utilizationOf: NodeStateInput["utilizationOf"],
+): NodeGpuDevice {
+  const { holder: _previous, ...identity } = device;
+  const pods = podUids.map((uid) => podsByUid.get(uid)).filter((p): p is PodLike =>
+    !!p && podHoldsResources(p)
+  );
+  if (pods.length === 0) return identity;
+  const [first, ...others] = pods.map((p) => ({
+    namespace: p.metadata?.namespace ?? "",
+    pod: p.metadata?.name ?? "",
+    podUid: p.metadata?.uid ?? "",
+  }));
+  const utilization = utilizationOf?.(pods[0]);
+  return {
+    ...identity,
+    holder: {
+      ...first,
+      container: pods[0].spec?.containers?.[0]?.name ?? "",
+      ...(utilization ? { utilization } : {}),
+    },
+    ...(others.length ? { sharedWith: others } : {}),
   };
 }
 

@@ -181,3 +181,62 @@ Deno.test("desiredNodeState() records a pod's memory use on each of its GPUs", (
   });
   assert.deepEqual(state.devices.slice(0, 2).map((d) => d.holder?.memoryUsedMiB), [30720, 30720]);
 });
+
+function claimPod(name: string): PodLike {
+  const pod = gpuPod(name, 0);
+  pod.spec!.containers = [{ name: "main" }];
+  return pod;
+}
+
+Deno.test("desiredNodeState() gives claimed GPUs to the claim's pods, the first holding and the others sharing", () => {
+  const base = {
+    node: "kwok-a100-0",
+    poolName: "a100",
+    pool: a100,
+    migStrategy: "none" as const,
+    kwok: true,
+  };
+  const pods = [gpuPod("limits", 1), claimPod("a"), claimPod("b"), claimPod("c")];
+  const claimed = new Map([[0, ["uid-a"]], [3, ["uid-b", "uid-c"]]]);
+  const { state } = desiredNodeState({ ...base, pods, claimed });
+  const holders = state.devices.map((d) => [d.holder?.pod ?? "-", ...(d.sharedWith ?? []).map((s) => s.pod)]);
+  assert.deepEqual(holders.slice(0, 4), [["a"], ["limits"], ["-"], ["b", "c"]]);
+  assert.equal(state.devices[3].holder?.container, "main");
+});
+
+Deno.test("desiredNodeState() places a DRA-backed nvidia.com/gpu pod on its claim's GPU only", () => {
+  const base = {
+    node: "kwok-a100-0",
+    poolName: "a100",
+    pool: a100,
+    migStrategy: "none" as const,
+    kwok: true,
+  };
+  const { state } = desiredNodeState({
+    ...base,
+    pods: [gpuPod("limits", 1)],
+    claimed: new Map([[6, ["uid-limits"]]]),
+  });
+  assert.deepEqual(state.devices.filter((d) => d.holder).map((d) => [d.index, d.holder?.pod]), [[
+    6,
+    "limits",
+  ]]);
+});
+
+Deno.test("desiredNodeState() frees a claimed GPU once its pods finished", () => {
+  const base = {
+    node: "kwok-a100-0",
+    poolName: "a100",
+    pool: a100,
+    migStrategy: "none" as const,
+    kwok: true,
+  };
+  const done = claimPod("a");
+  done.status = { phase: "Succeeded" };
+  const { state } = desiredNodeState({
+    ...base,
+    pods: [done],
+    claimed: new Map([[0, ["uid-a", "uid-gone"]]]),
+  });
+  assert.equal(state.devices[0].holder, undefined);
+});

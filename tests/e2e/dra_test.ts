@@ -29,7 +29,7 @@ interface Claim {
 
 interface DraPod {
   metadata: { name: string; uid: string };
-  spec: { nodeName?: string };
+  spec: { nodeName?: string; resourceClaims?: { name: string; resourceClaimName?: string }[] };
   status?: {
     phase?: string;
     resourceClaimStatuses?: { name: string; resourceClaimName?: string }[];
@@ -95,13 +95,29 @@ async function runningPod(client: KubeClient, name: string): Promise<DraPod> {
 
 /** The devices allocated to a pod's claim `gpu`, as `pool/device`. */
 async function allocatedDevices(client: KubeClient, pod: DraPod): Promise<string[]> {
-  const claimName = pod.status?.resourceClaimStatuses?.find((s) => s.name === "gpu")?.resourceClaimName ??
+  const claimName = pod.spec.resourceClaims?.find((c) => c.name === "gpu")?.resourceClaimName ??
+    pod.status?.resourceClaimStatuses?.find((s) => s.name === "gpu")?.resourceClaimName ??
     pod.status?.extendedResourceClaimStatus?.resourceClaimName;
   assert.ok(claimName, `${pod.metadata.name} has no claim in its status`);
   const claim = await client.get<Claim>(`${RESOURCE}/resourceclaims/${claimName}`);
   const results = claim?.status?.allocation?.devices?.results ?? [];
   assert.ok(results.every((r) => r.driver === "gpu.nvidia.com"), JSON.stringify(results));
   return results.map((r) => `${r.pool}/${r.device}`);
+}
+
+/** UIDs of the pods the node state records for a `node/gpu-<index>` device: holder first, then sharers. */
+async function podsOnGpu(client: KubeClient, device: string): Promise<string[]> {
+  const [node, name] = device.split("/");
+  const gpu = (await nodeState(client, node))?.devices.find((d) => `gpu-${d.index}` === name);
+  return gpu?.holder ? [gpu.holder.podUid, ...(gpu.sharedWith ?? []).map((s) => s.podUid)] : [];
+}
+
+/** Waits until the node state records exactly `uids` on `device`. */
+async function waitForPodsOnGpu(client: KubeClient, device: string, uids: string[]): Promise<void> {
+  await waitFor(`${device} held by ${uids.join(", ") || "nobody"} in the node state`, async () => {
+    const found = await podsOnGpu(client, device);
+    return JSON.stringify(found.sort()) === JSON.stringify([...uids].sort());
+  });
 }
 
 async function schedulingMessage(client: KubeClient, pod: string): Promise<string | undefined> {
@@ -252,6 +268,7 @@ Deno.test("GPUs offered through DRA on a real control plane", async (t) => {
       assert.match(any.spec.nodeName ?? "", /^kwok-/);
       const [anyDevice] = await allocatedDevices(client, any);
       assert.match(anyDevice, new RegExp(`^${any.spec.nodeName}/gpu-[0-7]$`));
+      await waitForPodsOnGpu(client, anyDevice, [any.metadata.uid]);
 
       const h100 = await runningPod(client, "on-h100");
       assert.equal(h100.spec.nodeName, "kwok-h100-0");
@@ -271,7 +288,7 @@ Deno.test("GPUs offered through DRA on a real control plane", async (t) => {
       await client.delete(`${PODS}/nine-gpus`);
     });
 
-    await t.step("two pods sharing one ResourceClaim get the same GPU", async () => {
+    await t.step("two pods sharing one ResourceClaim get the same GPU and both hold it", async () => {
       await client.create(`${RESOURCE}/resourceclaims`, {
         apiVersion: "resource.k8s.io/v1",
         kind: "ResourceClaim",
@@ -286,6 +303,12 @@ Deno.test("GPUs offered through DRA on a real control plane", async (t) => {
       const claim = await client.get<Claim>(`${RESOURCE}/resourceclaims/shared`);
       assert.equal(claim?.status?.allocation?.devices?.results?.length, 1);
       assert.deepEqual(claim?.status?.reservedFor?.map((r) => r.name).sort(), ["share-a", "share-b"]);
+      const [device] = await allocatedDevices(client, a);
+      await waitForPodsOnGpu(client, device, [a.metadata.uid, b.metadata.uid]);
+      await client.delete(`${PODS}/share-a`);
+      await waitForPodsOnGpu(client, device, [b.metadata.uid]);
+      await client.delete(`${PODS}/share-b`);
+      await waitForPodsOnGpu(client, device, []);
     });
 
     await t.step(
@@ -301,8 +324,43 @@ Deno.test("GPUs offered through DRA on a real control plane", async (t) => {
         assert.match(pod.spec.nodeName ?? "", /^kwok-l40s-/);
         const [device] = await allocatedDevices(client, pod);
         assert.match(device, new RegExp(`^${pod.spec.nodeName}/gpu-[0-3]$`));
+        await waitForPodsOnGpu(client, device, [pod.metadata.uid]);
       },
     );
+
+    await t.step("a claim naming a device the node does not have is reported and ignored", async () => {
+      const claim = await client.create<{ metadata: { resourceVersion: string } }>(
+        `${RESOURCE}/resourceclaims`,
+        {
+          apiVersion: "resource.k8s.io/v1",
+          kind: "ResourceClaim",
+          metadata: { name: "bogus", namespace: "default" },
+          spec: { devices: { requests: [{ name: "gpu", exactly: gpuRequest(1) }] } },
+        },
+      );
+      await client.replace(`${RESOURCE}/resourceclaims/bogus/status`, {
+        apiVersion: "resource.k8s.io/v1",
+        kind: "ResourceClaim",
+        metadata: { name: "bogus", namespace: "default", resourceVersion: claim.metadata.resourceVersion },
+        spec: { devices: { requests: [{ name: "gpu", exactly: gpuRequest(1) }] } },
+        status: {
+          allocation: {
+            devices: {
+              results: [{ request: "gpu", driver: "gpu.nvidia.com", pool: "kwok-a100-0", device: "gpu-99" }],
+            },
+          },
+        },
+      });
+      const message = await waitFor("an UnknownGpuDevice event", async () => {
+        const { items } = await client.list<{ reason?: string; message?: string; type?: string }>(
+          "/api/v1/namespaces/default/events",
+          { fieldSelector: "involvedObject.name=bogus" },
+        );
+        return items.find((e) => e.reason === "UnknownGpuDevice" && e.type === "Warning")?.message;
+      });
+      assert.match(message, /Claim allocates device "gpu-99" that kwok-a100-0 does not have; ignored/);
+      assert.equal((await nodeState(client, "kwok-a100-0"))?.devices.length, 8);
+    });
 
     await t.step("in steady state dra-plugin writes nothing", async () => {
       const versions = async () =>

@@ -15,7 +15,7 @@ import {
   STATE_SELECTOR,
   stateFromConfigMap,
 } from "../core/node_state.ts";
-import { gpuReadings } from "../core/telemetry.ts";
+import { type GpuReadings, gpuReadings } from "../core/telemetry.ts";
 import type { KubeClient } from "../core/kube/client.ts";
 import { startReflector } from "../core/kube/reflector.ts";
 import type { ConfigMapObject } from "../core/fleet_watch.ts";
@@ -24,11 +24,12 @@ import {
   CONTENT_TYPES,
   expositionEnd,
   type ExpositionFormat,
-  type GpuSample,
+  FamilyRenderer,
   type GpuSeries,
   gpuSeries,
   negotiateFormat,
-  renderFamily,
+  type ScrapeValues,
+  scrapeValues,
 } from "./render.ts";
 
 /** Which nodes' GPUs one exporter process serves. */
@@ -57,6 +58,7 @@ export class MetricsSource {
   readonly #nodes = new Map<string, ServedNode>();
   /** Highest counter values reported per GPU, so a counter never falls back between two state updates. */
   readonly #highWater = new Map<string, number>();
+  readonly #renderer = new FamilyRenderer();
 
   /** Creates a source exporting `counters` for the nodes `scope` selects. */
   constructor(readonly counters: Counter[], readonly scope: ExporterScope) {}
@@ -82,9 +84,12 @@ export class MetricsSource {
     return n;
   }
 
-  /** Every served GPU's readings at time `t` (seconds since the epoch); lost GPUs are left out. */
-  samples(t: number): GpuSample[] {
-    const samples: GpuSample[] = [];
+  /** Every served GPU's values at time `t` (seconds since the epoch); lost GPUs are left out. */
+  values(t: number): ScrapeValues {
+    return scrapeValues(this.counters, this.gpuCount(), this.#readings(t));
+  }
+
+  *#readings(t: number): Generator<[GpuSeries, GpuReadings]> {
     for (const { model, series } of this.#nodes.values()) {
       for (const s of series) {
         const readings = gpuReadings(model, s.device, t);
@@ -92,22 +97,31 @@ export class MetricsSource {
         const mark = this.#highWater.get(s.device.uuid) ?? 0;
         if (readings.energyMJ < mark) readings.energyMJ = mark;
         else this.#highWater.set(s.device.uuid, readings.energyMJ);
-        samples.push({ series: s, readings });
+        yield [s, readings];
       }
     }
-    return samples;
   }
 
-  /** The exposition at time `t`, one chunk per metric family. */
-  *render(t: number, format: ExpositionFormat): Generator<string> {
-    const samples = this.samples(t);
-    for (const counter of this.counters) {
-      const text = renderFamily(counter, samples, format);
-      if (text) yield text;
+  /** The exposition at time `t` as UTF-8, one chunk per metric family, rendered as it is consumed. */
+  *render(t: number, format: ExpositionFormat): Generator<Uint8Array> {
+    const { series, columns } = this.values(t);
+    for (const [i, counter] of this.counters.entries()) {
+      const family = this.#renderer.render(counter, series, columns[i], format);
+      if (family) yield family;
     }
     const end = expositionEnd(format);
     if (end) yield end;
   }
+}
+
+/**
+ * Runs a young-generation collection when V8 exposes `gc` (roles run with `--expose-gc`). Each streamed
+ * chunk is a fresh ~2 MiB buffer that Deno sends without copying; the render loop allocates almost nothing
+ * on the JS heap, so without this no collection would come along to free the sent chunks and a scrape of
+ * 8000 GPUs would hold all ~45 MiB of them (measured: ~60 MiB more peak RSS).
+ */
+function collectSentChunks(): void {
+  (globalThis as { gc?: (options: { type: "minor" }) => void }).gc?.({ type: "minor" });
 }
 
 /** Options of {@link runDcgmExporter}. */
@@ -148,7 +162,6 @@ export async function runDcgmExporter(client: KubeClient, options: DcgmExporterO
       }
     },
   });
-  const encoder = new TextEncoder();
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
@@ -162,9 +175,10 @@ export async function runDcgmExporter(client: KubeClient, options: DcgmExporterO
       const chunks = source.render(Date.now() / 1000, format);
       const body = new ReadableStream<Uint8Array>({
         pull(controller) {
+          collectSentChunks();
           const next = chunks.next();
           if (next.done) controller.close();
-          else controller.enqueue(encoder.encode(next.value));
+          else controller.enqueue(next.value);
         },
       });
       return new Response(body, { headers: { "content-type": CONTENT_TYPES[format] } });

@@ -30,7 +30,8 @@ function nodeState(node: string, kwok = true): NodeGpuState {
 }
 
 function scrape(source: MetricsSource, format: "text" | "openmetrics" = "text"): string {
-  return [...source.render(T, format)].join("");
+  const decoder = new TextDecoder();
+  return [...source.render(T, format)].map((chunk) => decoder.decode(chunk)).join("");
 }
 
 function seriesOf(text: string, name: string): string[] {

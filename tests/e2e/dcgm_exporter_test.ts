@@ -127,6 +127,36 @@ Deno.test("dcgm-exporter scraped by a real Prometheus, with pod attribution, fau
       assert.equal(await count("count(DCGM_FI_DEV_GPU_UTIL)"), totalGpus, "the GPUs stay, unattributed");
     });
 
+    await t.step("--node-scope this-node serves one node's GPUs, named by NODE_NAME", async () => {
+      const node = plan.find((p) => p.pool === "h100")!;
+      const port = freePort();
+      const own = await startRole("dcgm-exporter", [
+        ...roleArgs,
+        "--node-scope",
+        "this-node",
+        "-a",
+        `127.0.0.1:${port}`,
+      ], {
+        logDir,
+        env: { NODE_NAME: node.name },
+      });
+      try {
+        const text = await waitFor("this-node exporter serves", async () => {
+          const response = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+          const body = await response?.text();
+          return response?.ok && body?.includes("DCGM_FI_DEV_GPU_UTIL{") ? body : undefined;
+        });
+        const hosts = new Set([...text.matchAll(/Hostname="([^"]+)"/g)].map((m) => m[1]));
+        assert.deepEqual([...hosts], [node.name]);
+        assert.equal(text.match(/^DCGM_FI_DEV_GPU_UTIL\{/gm)?.length, node.gpus);
+        const health = await fetch(`http://127.0.0.1:${port}/health`);
+        assert.equal(health.status, 200);
+        await health.body?.cancel();
+      } finally {
+        await own.stop();
+      }
+    });
+
     const faulty = plan.find((p) => p.pool === "a100")!.name;
     const nodePath = `/api/v1/nodes/${faulty}`;
     const allocatable = async () =>

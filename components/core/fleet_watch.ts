@@ -15,7 +15,7 @@ import {
 import { log } from "./log.ts";
 import { GPU_FAULTS_ANNOTATION } from "./gpu_faults.ts";
 import type { KubeClient, KubeObject } from "./kube/client.ts";
-import { startReflector } from "./kube/reflector.ts";
+import { type Reflector, startReflector } from "./kube/reflector.ts";
 import { watchTopology } from "./topology_source.ts";
 
 /** Annotation marking a KWOK node. */
@@ -126,20 +126,12 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
       if (change.type !== "synced") changed(change.object.metadata?.name);
     },
   });
-  const stateConfigMaps = startReflector<ConfigMapObject>(client, {
-    name: "node-states",
-    path: `/api/v1/namespaces/${namespace}/configmaps`,
-    labelSelector: STATE_SELECTOR,
+  const stateConfigMaps = watchNodeStates(client, {
+    namespace,
     signal,
-    onChange: (change) => {
-      if (change.type === "synced") return;
-      const node = change.object.metadata?.annotations?.[STATE_NODE_ANNOTATION];
-      if (!node) return;
-      if (change.type === "delete") {
-        states.delete(node);
-      } else {
-        states.set(node, decodeEntry(change.object, node));
-      }
+    onChange: (node, entry) => {
+      if (entry) states.set(node, entry);
+      else states.delete(node);
       changed(node);
     },
   });
@@ -176,11 +168,43 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
   };
 }
 
+/** Options of {@link watchNodeStates}. */
+export interface NodeStatesWatchOptions {
+  /** fakegpu's namespace. */
+  namespace: string;
+  /** Stops the watch. */
+  signal: AbortSignal;
+  /** Called with a node's state entry whenever its ConfigMap changes, and with `undefined` when it goes. */
+  onChange: (node: string, entry: StateEntry | undefined) => void;
+}
+
+/**
+ * Watches the node state ConfigMaps (list+watch) and hands each node's decoded state to `onChange`; an
+ * invalid state is logged and handed on without `state`.
+ */
+export function watchNodeStates(
+  client: KubeClient,
+  options: NodeStatesWatchOptions,
+): Reflector<ConfigMapObject> {
+  return startReflector<ConfigMapObject>(client, {
+    name: "node-states",
+    path: `/api/v1/namespaces/${options.namespace}/configmaps`,
+    labelSelector: STATE_SELECTOR,
+    signal: options.signal,
+    onChange: (change) => {
+      if (change.type === "synced") return;
+      const node = change.object.metadata?.annotations?.[STATE_NODE_ANNOTATION];
+      if (!node) return;
+      options.onChange(node, change.type === "delete" ? undefined : decodeEntry(change.object, node));
+    },
+  });
+}
+
 function decodeEntry(configMap: ConfigMapObject, node: string): StateEntry {
   try {
     return { configMap, state: stateFromConfigMap(configMap) };
   } catch (err) {
-    log.warn("node state ConfigMap is invalid; it will be rebuilt", { node, error: err });
+    log.warn("node state ConfigMap is invalid", { node, error: err });
     return { configMap };
   }
 }

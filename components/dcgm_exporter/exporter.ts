@@ -9,16 +9,10 @@
 import { findGpuModel, unknownGpuModel } from "../core/catalogue.ts";
 import { log } from "../core/log.ts";
 import type { GpuModel } from "../core/model.ts";
-import {
-  type NodeGpuState,
-  STATE_NODE_ANNOTATION,
-  STATE_SELECTOR,
-  stateFromConfigMap,
-} from "../core/node_state.ts";
+import type { NodeGpuState } from "../core/node_state.ts";
 import { type GpuReadings, gpuReadings } from "../core/telemetry.ts";
 import type { KubeClient } from "../core/kube/client.ts";
-import { startReflector } from "../core/kube/reflector.ts";
-import type { ConfigMapObject } from "../core/fleet_watch.ts";
+import { watchNodeStates } from "../core/fleet_watch.ts";
 import type { Counter } from "./counters.ts";
 import {
   CONTENT_TYPES,
@@ -144,23 +138,10 @@ export interface DcgmExporterOptions {
 export async function runDcgmExporter(client: KubeClient, options: DcgmExporterOptions): Promise<void> {
   const { signal } = options;
   const source = new MetricsSource(options.counters, options.scope);
-  const states = startReflector<ConfigMapObject>(client, {
-    name: "node-states",
-    path: `/api/v1/namespaces/${options.namespace}/configmaps`,
-    labelSelector: STATE_SELECTOR,
+  const states = watchNodeStates(client, {
+    namespace: options.namespace,
     signal,
-    onChange: (change) => {
-      if (change.type === "synced") return;
-      const node = change.object.metadata?.annotations?.[STATE_NODE_ANNOTATION];
-      if (!node) return;
-      if (change.type === "delete") return source.update(node, undefined);
-      try {
-        source.update(node, stateFromConfigMap(change.object));
-      } catch (err) {
-        log.warn("node state ConfigMap is invalid; its GPUs are not exported", { node, error: err });
-        source.update(node, undefined);
-      }
-    },
+    onChange: (node, entry) => source.update(node, entry?.state),
   });
   const server = Deno.serve({
     hostname: options.hostname,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ClusterTopology } from "../core/model.ts";
+import type { ClusterTopology, GpuOffer } from "../core/model.ts";
 import { KWOK_NODE_ANNOTATION } from "../core/fleet_watch.ts";
 
 /** One node the local fleet creates. */
@@ -19,6 +19,8 @@ export interface FleetNodePlan {
   gpus: number;
   /** Memory of one GPU in MiB. */
   memoryMiB: number;
+  /** How the pool offers its GPUs. */
+  gpuOffer: GpuOffer;
   /** The Node object to create. */
   object: Record<string, unknown>;
 }
@@ -38,6 +40,7 @@ export function fleetNodes(topology: ClusterTopology): FleetNodePlan[] {
         product: pool.model.name,
         gpus: pool.gpuCount,
         memoryMiB: pool.model.memoryMiB,
+        gpuOffer: pool.gpuOffer ?? "extended-resource",
         object: {
           apiVersion: "v1",
           kind: "Node",

@@ -29,3 +29,10 @@ Deno.test("fleetTable() lists every node and the totals", () => {
   assert.match(table, /kwok-h100-0\s+h100\s+NVIDIA H100 80GB HBM3\s+8\s+\d+ MiB/);
   assert.match(table, /5 nodes, 32 GPUs$/);
 });
+
+Deno.test("fleetNodes() carries each pool's gpuOffer, extended-resource when unset", () => {
+  const plan = fleetNodes(parseTopologyYaml(`gpuOffer: dra\n${DEFAULT_TOPOLOGY_YAML}`));
+  assert.deepEqual(new Set(plan.map((p) => p.gpuOffer)), new Set(["dra"]));
+  const plain = fleetNodes(parseTopologyYaml(DEFAULT_TOPOLOGY_YAML));
+  assert.deepEqual(new Set(plain.map((p) => p.gpuOffer)), new Set(["extended-resource"]));
+});

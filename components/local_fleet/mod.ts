@@ -1,7 +1,8 @@
 /**
  * Role `local-fleet`: the one-command demo. Starts a real local control plane (etcd, kube-apiserver,
  * kube-scheduler, kube-controller-manager, KWOK), creates a fleet of KWOK GPU nodes from a topology,
- * runs status-updater, device-plugin and dcgm-exporter as local processes against it, prints the fleet,
+ * runs status-updater, device-plugin and dcgm-exporter (and dra-plugin when a pool offers its GPUs through
+ * DRA) as local processes against it, prints the fleet,
  * and keeps it up until Ctrl-C, then tears everything down.
  *
  * @module
@@ -86,6 +87,35 @@ async function ensureObject(
   }
 }
 
+/** Whether any pool of the plan offers its GPUs through DRA (then dra-plugin runs too). */
+function offersDra(plan: FleetNodePlan[]): boolean {
+  return plan.some((p) => p.gpuOffer !== "extended-resource");
+}
+
+/** GPUs each node offers: `nvidia.com/gpu` in allocatable, or devices of its ResourceSlice for DRA-only pools. */
+async function offeredGpus(
+  client: KubeClient,
+  plan: FleetNodePlan[],
+): Promise<Map<string, string | undefined>> {
+  const offered = new Map<string, string | undefined>();
+  const { items: nodes } = await client.list<{
+    metadata?: { name?: string };
+    status?: { allocatable?: Record<string, string> };
+  }>("/api/v1/nodes");
+  for (const n of nodes) offered.set(n.metadata?.name ?? "", n.status?.allocatable?.["nvidia.com/gpu"]);
+  if (!offersDra(plan)) return offered;
+  const { items: slices } = await client.list<{ spec?: { pool?: { name?: string }; devices?: unknown[] } }>(
+    "/apis/resource.k8s.io/v1/resourceslices",
+    { labelSelector: "app.kubernetes.io/managed-by=fakegpu" },
+  );
+  const draOnly = new Set(plan.filter((p) => p.gpuOffer === "dra").map((p) => p.name));
+  for (const s of slices) {
+    const node = s.spec?.pool?.name ?? "";
+    if (draOnly.has(node)) offered.set(node, String(s.spec?.devices?.length));
+  }
+  return offered;
+}
+
 async function waitForAdvertisement(
   client: KubeClient,
   plan: FleetNodePlan[],
@@ -94,14 +124,8 @@ async function waitForAdvertisement(
   const started = Date.now();
   let lastCount = -1;
   while (!signal.aborted) {
-    const { items } = await client.list<{
-      metadata?: { name?: string };
-      status?: { allocatable?: Record<string, string> };
-    }>("/api/v1/nodes");
-    const byName = new Map(items.map((n) => [n.metadata?.name, n]));
-    const done = plan.filter((p) =>
-      byName.get(p.name)?.status?.allocatable?.["nvidia.com/gpu"] === String(p.gpus)
-    );
+    const offered = await offeredGpus(client, plan);
+    const done = plan.filter((p) => offered.get(p.name) === String(p.gpus));
     if (done.length !== lastCount) {
       say(
         `GPUs advertised on ${done.length}/${plan.length} nodes (${
@@ -153,6 +177,7 @@ export async function main(args: string[]): Promise<void> {
       ["status-updater", roleArgs],
       ["device-plugin", roleArgs],
       ["dcgm-exporter", [...roleArgs, "--address", `127.0.0.1:${flags.metricsPort}`]],
+      ...(offersDra(plan) ? [["dra-plugin", roleArgs] as [string, string[]]] : []),
     ];
     for (const [role, args] of roles) {
       const [cmd, ...rest] = roleCommand(role, args);
@@ -169,7 +194,9 @@ export async function main(args: string[]): Promise<void> {
   export KUBECONFIG=${controlPlane.kubeconfigPath} PATH=${controlPlane.binDir}:$PATH
   kubectl get nodes -L gpu-pool,nvidia.com/gpu.product,nvidia.com/gpu.count
   kubectl describe node ${plan[0]?.name ?? "<node>"}
-  curl -s http://127.0.0.1:${flags.metricsPort}/metrics | grep DCGM_FI_DEV_GPU_UTIL
+  curl -s http://127.0.0.1:${flags.metricsPort}/metrics | grep DCGM_FI_DEV_GPU_UTIL${
+        offersDra(plan) ? "\n  kubectl get resourceslices -o wide" : ""
+      }
 Press Ctrl-C to stop and tear everything down.`);
       await new Promise<void>((resolve) =>
         stop.signal.addEventListener("abort", () => resolve(), { once: true })

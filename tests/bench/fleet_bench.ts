@@ -7,10 +7,12 @@
  *
  * `deno task bench:fleet [--nodes 1000] [--mix a100=0.3,h100=0.3,l40s=0.4]`: 1000 nodes = 6400 GPUs.
  * `deno task bench:dcgm`: 1000 nodes × 8 GPUs (a100 and h100), 1000 pods, 30 scrapes.
+ * `--dra`: every pool has `gpuOffer: dra`, dra-plugin runs too, and a node counts as advertised once its
+ * ResourceSlice holds all its GPUs.
  */
 import { parseArgs } from "node:util";
 import { startControlPlane } from "../../components/local_fleet/control_plane.ts";
-import { connect } from "../../components/core/kube/client.ts";
+import { connect, type KubeObject } from "../../components/core/kube/client.ts";
 import { startReflector } from "../../components/core/kube/reflector.ts";
 import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../../components/core/topology_config.ts";
 import { fleetNodes } from "../../components/local_fleet/fleet.ts";
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     "bin-dir": { type: "string" },
     nodes: { type: "string", default: "1000" },
     "create-concurrency": { type: "string", default: "16" },
+    dra: { type: "boolean", default: false },
     mix: { type: "string", default: "a100=0.3,h100=0.3,l40s=0.4" },
     scrapes: { type: "string", default: "0" },
     pods: { type: "string", default: "0" },
@@ -60,10 +63,11 @@ async function procStats(pid: number): Promise<{ peakRssMiB: number; cpuSeconds:
 }
 
 const counts = mix(total);
-const topologyYaml = DEFAULT_TOPOLOGY_YAML.replace(/nodeCount: \d+/g, "nodeCount: 0")
-  .replace(/(a100:[\s\S]*?nodeCount: )0/, `$1${counts.a100}`)
-  .replace(/(h100:[\s\S]*?nodeCount: )0/, `$1${counts.h100}`)
-  .replace(/(l40s:[\s\S]*?nodeCount: )0/, `$1${counts.l40s}`);
+const topologyYaml = (values.dra ? "gpuOffer: dra\n" : "") +
+  DEFAULT_TOPOLOGY_YAML.replace(/nodeCount: \d+/g, "nodeCount: 0")
+    .replace(/(a100:[\s\S]*?nodeCount: )0/, `$1${counts.a100}`)
+    .replace(/(h100:[\s\S]*?nodeCount: )0/, `$1${counts.h100}`)
+    .replace(/(l40s:[\s\S]*?nodeCount: )0/, `$1${counts.l40s}`);
 const plan = fleetNodes(parseTopologyYaml(topologyYaml));
 const gpus = plan.reduce((s, p) => s + p.gpus, 0);
 console.log(`fleet: ${plan.length} nodes, ${gpus} GPUs (${JSON.stringify(counts)})`);
@@ -88,6 +92,7 @@ const roles = [
   ...(scrapes > 0
     ? [await startRole("dcgm-exporter", [...roleArgs, "-a", `127.0.0.1:${metricsPort}`], quiet)]
     : []),
+  ...(values.dra ? [await startRole("dra-plugin", roleArgs, quiet)] : []),
 ];
 await new Promise((r) => setTimeout(r, 3000));
 
@@ -97,15 +102,25 @@ const advertised = new Map<string, number>();
 let allDone!: () => void;
 const done = new Promise<void>((resolve) => allDone = resolve);
 const stop = new AbortController();
-startReflector<{ metadata?: { name?: string }; status?: { allocatable?: Record<string, string> } }>(client, {
-  path: "/api/v1/nodes",
+interface Advertising extends KubeObject {
+  metadata?: { name?: string };
+  status?: { allocatable?: Record<string, string> };
+  spec?: { pool?: { name?: string }; devices?: unknown[] };
+}
+/** The node an object offers GPUs for and how many: a Node's allocatable, or (`--dra`) a slice's devices. */
+const offered = values.dra
+  ? (o: Advertising): [string, string] => [o.spec?.pool?.name ?? "", String(o.spec?.devices?.length)]
+  : (o: Advertising): [string, string | undefined] => [
+    o.metadata?.name ?? "",
+    o.status?.allocatable?.["nvidia.com/gpu"],
+  ];
+startReflector<Advertising>(client, {
+  path: values.dra ? "/apis/resource.k8s.io/v1/resourceslices" : "/api/v1/nodes",
   signal: stop.signal,
   onChange: (change) => {
     if (change.type !== "upsert") return;
-    const name = change.object.metadata?.name ?? "";
-    if (
-      advertised.has(name) || expected.get(name) !== change.object.status?.allocatable?.["nvidia.com/gpu"]
-    ) return;
+    const [name, count] = offered(change.object);
+    if (advertised.has(name) || expected.get(name) !== count) return;
     advertised.set(name, performance.now());
     if (advertised.size === plan.length) allDone();
   },
@@ -183,8 +198,9 @@ async function benchmarkScrapes(): Promise<void> {
   const url = `http://127.0.0.1:${metricsPort}/metrics`;
   const scrape = async () => {
     const begin = performance.now();
-    const text = await (await fetch(url)).text();
-    return { ms: performance.now() - begin, text };
+    const body = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const ms = performance.now() - begin;
+    return { ms, text: new TextDecoder().decode(body) };
   };
   const gpuLines = (text: string) => text.match(/^DCGM_FI_DEV_GPU_UTIL\{/gm)?.length ?? 0;
   const attributed = (text: string) => text.match(/^DCGM_FI_DEV_GPU_UTIL\{.*pod="/gm)?.length ?? 0;
@@ -195,6 +211,12 @@ async function benchmarkScrapes(): Promise<void> {
   ) {
     await new Promise((r) => setTimeout(r, 1000));
   }
+  const exporter = roles.find((r) => r.role === "dcgm-exporter")!;
+  console.log(
+    `dcgm-exporter before the timed scrapes: peak RSS ${
+      (await procStats(exporter.pid)).peakRssMiB.toFixed(0)
+    } MiB`,
+  );
   const times: number[] = [];
   let sample = "";
   for (let i = 0; i < scrapes; i++) {

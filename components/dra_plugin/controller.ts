@@ -13,7 +13,14 @@ import { emitEvent } from "../core/kube/events.ts";
 import { startReflector } from "../core/kube/reflector.ts";
 import { DRA_DRIVER } from "./devices.ts";
 import { ensureDeviceClasses } from "./device_classes.ts";
-import { type NodeScope, type ResourceSlice, SCOPE_LABEL, sliceAction, sliceName } from "./reconcile.ts";
+import {
+  type NodeScope,
+  type ResourceSlice,
+  SCOPE_LABEL,
+  type SliceAction,
+  sliceAction,
+  sliceName,
+} from "./reconcile.ts";
 
 const SLICES_PATH = "/apis/resource.k8s.io/v1/resourceslices";
 
@@ -74,7 +81,7 @@ export async function runDraPlugin(client: KubeClient, options: DraPluginOptions
 
   async function reconcileNode(name: string): Promise<void> {
     const node = fleet.node(name);
-    let action;
+    let action: SliceAction;
     try {
       action = sliceAction({
         node: name,

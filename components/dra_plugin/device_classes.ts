@@ -52,8 +52,8 @@ export function nvidiaDeviceClasses(): DeviceClass[] {
  * created is logged, and the slices are published all the same.
  */
 export async function ensureDeviceClasses(client: KubeClient): Promise<void> {
+  const path = "/apis/resource.k8s.io/v1/deviceclasses";
   for (const cls of nvidiaDeviceClasses()) {
-    const path = `/apis/resource.k8s.io/v1/deviceclasses`;
     try {
       if (await client.get(`${path}/${cls.metadata.name}`)) continue;
       await client.create(path, cls);

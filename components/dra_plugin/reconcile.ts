@@ -107,7 +107,7 @@ function offersDra(state: NodeGpuState | undefined): state is NodeGpuState {
 }
 
 /** The slice a node's pool should have, at the given pool generation. */
-export function desiredSlice(
+function desiredSlice(
   input: SliceInput & { nodeUid: string; state: NodeGpuState },
   generation: number,
 ): ResourceSlice {

@@ -16,7 +16,7 @@ async function fakegpu(...args: string[]): Promise<{ code: number; stdout: strin
 Deno.test("fakegpu --help lists every role with one line each", async () => {
   const { code, stdout } = await fakegpu("--help");
   assert.equal(code, 0);
-  for (const role of ["status-updater", "device-plugin", "dcgm-exporter", "local-fleet"]) {
+  for (const role of ["status-updater", "device-plugin", "dra-plugin", "dcgm-exporter", "local-fleet"]) {
     assert.match(stdout, new RegExp(`^  ${role}\\s+\\S`, "m"));
   }
 });
@@ -44,6 +44,12 @@ Deno.test("a role rejects a bad flag naming it, with exit code 2", async () => {
   const workers = await fakegpu("status-updater", "--workers", "0");
   assert.equal(workers.code, 2);
   assert.match(workers.stderr, /--workers:/);
+});
+
+Deno.test("dra-plugin --node-scope this-node needs the node's name", async () => {
+  const { code, stderr } = await fakegpu("dra-plugin", "--node-scope", "this-node");
+  assert.equal(code, 2);
+  assert.match(stderr, /--node-name: required with --node-scope this-node \(or set NODE_NAME\)/);
 });
 
 Deno.test("a role's --help lists its flags with their environment variables", async () => {

@@ -37,7 +37,7 @@ export function draPluginFlagsSchema(nodeNameFromEnv?: string) {
     nodeScope: z.enum(["kwok", "this-node"], {
       error: (issue) => `expected "kwok" or "this-node", got "${issue.input}"`,
     }).default("kwok"),
-    nodeName: z.string().min(1).optional().transform((name) => name ?? (nodeNameFromEnv || undefined)),
+    nodeName: z.string().optional().transform((name) => name || nodeNameFromEnv || undefined),
     workers: z.coerce.number().int().min(1).max(64).default(8),
   }).superRefine((flags, ctx) => {
     if (flags.nodeScope === "this-node" && !flags.nodeName) {

@@ -14,7 +14,7 @@ import { log } from "../core/log.ts";
 import { ownedMapKeys } from "../core/managed_fields.ts";
 import { decodeNodeState, encodeNodeState, stateConfigMap, stateConfigMapName } from "../core/node_state.ts";
 import { WorkQueue } from "../core/work_queue.ts";
-import type { KubeClient, KubeObject } from "../core/kube/client.ts";
+import { KubeApiError, type KubeClient, type KubeObject } from "../core/kube/client.ts";
 import { emitEvent } from "../core/kube/events.ts";
 import { startReflector } from "../core/kube/reflector.ts";
 import { GPU_FAULTS_ANNOTATION, parseGpuFaults } from "../core/gpu_faults.ts";
@@ -94,17 +94,28 @@ export async function runStatusUpdaterController(
       if (fleetReady && (podGpuDemand(pod).total > 0 || mattered || claimed)) queue.add(node);
     },
   });
-  const claimsSynced = await watchClaims();
-  await Promise.all([fleet.ready, pods.synced, claimsSynced]);
+  await Promise.all([fleet.ready, pods.synced, watchClaims()]);
   fleetReady = true;
   for (const name of fleet.nodeNames()) queue.add(name);
   log.info("status-updater synced", { nodes: fleet.nodeNames().length });
   await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 
-  /** Watches ResourceClaims if the cluster serves `resource.k8s.io/v1`; resolves when they are listed. */
+  /**
+   * Watches ResourceClaims when the role may list them (the cluster serves `resource.k8s.io/v1` and RBAC
+   * allows it); resolves once they are listed. Without them GPUs allocated through DRA get no holders.
+   */
   async function watchClaims(): Promise<void> {
-    // A transient error counts as served: the reflector retries until it can list.
-    if (!await client.get("/apis/resource.k8s.io/v1").then(Boolean, () => true)) return;
+    try {
+      await client.list("/apis/resource.k8s.io/v1/resourceclaims", { signal });
+    } catch (error) {
+      // Any other error is transient: the reflector below retries until it can list.
+      if (error instanceof KubeApiError && (error.status === 404 || error.status === 403)) {
+        log.warn("cannot list ResourceClaims; GPUs allocated through DRA are not attributed to pods", {
+          error,
+        });
+        return;
+      }
+    }
     const claims = startReflector<ClaimLike>(client, {
       name: "resourceclaims",
       path: "/apis/resource.k8s.io/v1/resourceclaims",

@@ -10,6 +10,7 @@ import {
   type NodeGpuState,
   STATE_NODE_ANNOTATION,
   STATE_SELECTOR,
+  stateConfigMapName,
   stateFromConfigMap,
 } from "./node_state.ts";
 import { log } from "./log.ts";
@@ -91,6 +92,8 @@ export interface FleetWatchOptions {
   component: string;
   /** Called with a node name whenever the node, its state or the topology changes (after `ready`). */
   onNodeChanged: (node: string) => void;
+  /** Watch only this node and its state (a per-node process); default every node. */
+  node?: string;
 }
 
 /** The live fleet view. */
@@ -120,6 +123,7 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
   const nodes = startReflector<NodeObject>(client, {
     name: "nodes",
     path: "/api/v1/nodes",
+    fieldSelector: options.node === undefined ? undefined : `metadata.name=${options.node}`,
     signal,
     transform: slimNode,
     onChange: (change) => {
@@ -128,6 +132,7 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
   });
   const stateConfigMaps = watchNodeStates(client, {
     namespace,
+    node: options.node,
     signal,
     onChange: (node, entry) => {
       if (entry) states.set(node, entry);
@@ -172,6 +177,8 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
 export interface NodeStatesWatchOptions {
   /** fakegpu's namespace. */
   namespace: string;
+  /** Watch only this node's state; default every node's. */
+  node?: string;
   /** Stops the watch. */
   signal: AbortSignal;
   /** Called with a node's state entry whenever its ConfigMap changes, and with `undefined` when it goes. */
@@ -190,6 +197,9 @@ export function watchNodeStates(
     name: "node-states",
     path: `/api/v1/namespaces/${options.namespace}/configmaps`,
     labelSelector: STATE_SELECTOR,
+    fieldSelector: options.node === undefined
+      ? undefined
+      : `metadata.name=${stateConfigMapName(options.node)}`,
     signal: options.signal,
     onChange: (change) => {
       if (change.type === "synced") return;

@@ -71,6 +71,7 @@ export async function runDraPlugin(client: KubeClient, options: DraPluginOptions
     signal,
     component: "dra-plugin",
     onNodeChanged: enqueue,
+    node: scope === "this-node" ? nodeName : undefined,
   });
   await Promise.all([fleet.ready, slices.synced]);
   ready = true;

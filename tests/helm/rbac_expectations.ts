@@ -21,13 +21,19 @@ export interface RolePermissions {
 export const EXPECTED_PERMISSIONS: Record<string, RolePermissions> = {
   "status-updater": {
     inNamespace: [
-      "configmaps: delete, list, patch, watch",
+      "configmaps: create, delete, list, patch, watch",
       "events: create",
       "leases.coordination.k8s.io [fakegpu-status-updater]: get, update",
       "nodes: list, patch, watch",
       "pods: list, watch",
+      "resourceclaims.resource.k8s.io: list, watch",
     ],
-    elsewhere: ["events: create", "nodes: list, patch, watch", "pods: list, watch"],
+    elsewhere: [
+      "events: create",
+      "nodes: list, patch, watch",
+      "pods: list, watch",
+      "resourceclaims.resource.k8s.io: list, watch",
+    ],
   },
   "device-plugin": {
     inNamespace: [
@@ -40,22 +46,23 @@ export const EXPECTED_PERMISSIONS: Record<string, RolePermissions> = {
     elsewhere: ["nodes/status: patch", "nodes: list, watch"],
   },
   "dcgm-exporter": {
-    inNamespace: ["configmaps: get, list, watch", "events: create", "nodes: get, list, watch"],
-    elsewhere: ["nodes: get, list, watch"],
+    inNamespace: ["configmaps: list, watch"],
+    elsewhere: [],
   },
   "dra-plugin": {
     inNamespace: [
-      "configmaps: get, list, watch",
-      "deviceclasses.resource.k8s.io: create, get, list, watch",
+      "configmaps: list, watch",
+      "deviceclasses.resource.k8s.io: create, get",
       "events: create",
       "leases.coordination.k8s.io [fakegpu-dra-plugin]: get, update",
-      "nodes: get, list, watch",
-      "resourceslices.resource.k8s.io: create, delete, get, list, patch, update, watch",
+      "nodes: list, watch",
+      "resourceslices.resource.k8s.io: create, delete, list, update, watch",
     ],
     elsewhere: [
-      "deviceclasses.resource.k8s.io: create, get, list, watch",
-      "nodes: get, list, watch",
-      "resourceslices.resource.k8s.io: create, delete, get, list, patch, update, watch",
+      "deviceclasses.resource.k8s.io: create, get",
+      "events: create",
+      "nodes: list, watch",
+      "resourceslices.resource.k8s.io: create, delete, list, update, watch",
     ],
   },
 };

@@ -14,26 +14,28 @@ Every role the chart runs, as YAML: its values key, workload and container name,
 is enabled when its values block has no `enabled` (values reused from a release that predates the role),
 whether it is leader-elected (then the chart creates its Lease, which it may get and update), extra pod
 labels, HTTP port, and its RBAC: `clusterRules` (ClusterRole) and `namespaceRules` (Role in the release
-namespace). Only the verbs the role's code uses; README.md "Roles" and tests/helm/rbac_expectations.ts
+namespace). Only the verbs the role's code uses (a server-side apply that creates the object also
+needs create); README.md "Roles" and tests/helm/rbac_expectations.ts
 list the same.
 */}}
 {{- define "fakegpu.roles" -}}
 - key: statusUpdater
   name: status-updater
   workload: status-updater
-  args: [status-updater]
+  args: [status-updater, --topology-configmap=topology]
   enabledByDefault: true
   leaderElect: true
   clusterRules:
     - {apiGroups: [""], resources: [nodes], verbs: [list, watch, patch]}
     - {apiGroups: [""], resources: [pods], verbs: [list, watch]}
     - {apiGroups: [""], resources: [events], verbs: [create]}
+    - {apiGroups: [resource.k8s.io], resources: [resourceclaims], verbs: [list, watch]}
   namespaceRules:
-    - {apiGroups: [""], resources: [configmaps], verbs: [list, watch, patch, delete]}
+    - {apiGroups: [""], resources: [configmaps], verbs: [list, watch, create, patch, delete]}
 - key: devicePlugin
   name: device-plugin
   workload: kwok-gpu-device-plugin
-  args: [device-plugin, --node-scope, kwok]
+  args: [device-plugin, --node-scope=kwok, --topology-configmap=topology]
   enabledByDefault: true
   leaderElect: true
   clusterRules:
@@ -45,29 +47,27 @@ list the same.
 - key: dcgmExporter
   name: dcgm-exporter
   workload: nvidia-dcgm-exporter
-  args: [dcgm-exporter, --node-scope, kwok]
+  args: [dcgm-exporter, --node-scope=kwok]
   enabledByDefault: true
   leaderElect: false
   podLabels: {app: nvidia-dcgm-exporter}
   port: 9400
-  clusterRules:
-    - {apiGroups: [""], resources: [nodes], verbs: [get, list, watch]}
+  clusterRules: []
   namespaceRules:
-    - {apiGroups: [""], resources: [configmaps], verbs: [get, list, watch]}
-    - {apiGroups: [""], resources: [events], verbs: [create]}
+    - {apiGroups: [""], resources: [configmaps], verbs: [list, watch]}
 - key: draPlugin
   name: dra-plugin
   workload: kwok-dra-plugin
-  args: [dra-plugin, --node-scope, kwok]
+  args: [dra-plugin, --node-scope=kwok, --topology-configmap=topology]
   enabledByDefault: false
   leaderElect: true
   clusterRules:
-    - {apiGroups: [""], resources: [nodes], verbs: [get, list, watch]}
-    - {apiGroups: [resource.k8s.io], resources: [resourceslices], verbs: [get, list, watch, create, update, patch, delete]}
-    - {apiGroups: [resource.k8s.io], resources: [deviceclasses], verbs: [get, list, watch, create]}
-  namespaceRules:
-    - {apiGroups: [""], resources: [configmaps], verbs: [get, list, watch]}
+    - {apiGroups: [""], resources: [nodes], verbs: [list, watch]}
     - {apiGroups: [""], resources: [events], verbs: [create]}
+    - {apiGroups: [resource.k8s.io], resources: [resourceslices], verbs: [list, watch, create, update, delete]}
+    - {apiGroups: [resource.k8s.io], resources: [deviceclasses], verbs: [get, create]}
+  namespaceRules:
+    - {apiGroups: [""], resources: [configmaps], verbs: [list, watch]}
 {{- end }}
 
 {{/*

@@ -27,6 +27,7 @@ import {
   renderChartText,
 } from "./chart_fixtures.ts";
 import { TOPOLOGY_TABLE } from "./topology_table.ts";
+import { promtool } from "../cluster/prometheus.ts";
 
 const binDir = await findControlPlaneBinDir();
 const tmp = await Deno.makeTempDir({ prefix: "fakegpu-chart-test-" });
@@ -209,7 +210,7 @@ Deno.test("values.schema.json and the roles judge topologies alike", async (t) =
   }
 });
 
-Deno.test("kube-prometheus-stack objects and DRA DeviceClasses render only when asked", async () => {
+Deno.test("kube-prometheus-stack objects (rules valid for promtool) and DRA DeviceClasses render only when asked", async () => {
   const none = await renderChart(binDir, []);
   for (const kind of ["ServiceMonitor", "PrometheusRule", "DeviceClass"]) {
     assert.ok(!none.some((o) => o.kind === kind), `${kind} rendered by default`);
@@ -226,7 +227,10 @@ Deno.test("kube-prometheus-stack objects and DRA DeviceClasses render only when 
     spec: { endpoints: { port: string }[] };
   };
   assert.equal(monitor.spec.endpoints[0].port, "gpu-metrics");
-  assert.ok(findObject(all, "PrometheusRule", "fakegpu"));
+  const rule = findObject(all, "PrometheusRule", "fakegpu") as KubeManifest & { spec: { groups: unknown[] } };
+  await Deno.writeTextFile(`${tmp}/rules.yaml`, stringify({ groups: rule.spec.groups }));
+  const check = await promtool(["check", "rules", `${tmp}/rules.yaml`]);
+  assert.equal(check.code, 0, check.output);
   assert.deepEqual(
     all.filter((o) => o.kind === "DeviceClass").map((o) => o.metadata.name).sort(),
     ["gpu.nvidia.com", "mig.nvidia.com"],

@@ -236,3 +236,25 @@ Deno.test("kube-prometheus-stack objects (rules valid for promtool) and DRA Devi
     ["gpu.nvidia.com", "mig.nvidia.com"],
   );
 });
+
+Deno.test("a role's image fields override the top-level image; the tag defaults to appVersion", async () => {
+  const objects = await renderChart(binDir, [
+    "--set",
+    "image.repository=registry.example/fakegpu",
+    "--set",
+    "dcgmExporter.image.tag=1.2",
+    "--set",
+    "statusUpdater.image.pullPolicy=Always",
+  ]);
+  const container = (name: string) =>
+    (findObject(objects, "Deployment", name) as KubeManifest & {
+      spec: { template: { spec: { containers: { image: string; imagePullPolicy: string }[] } } };
+    }).spec.template.spec.containers[0];
+  assert.deepEqual(container("status-updater"), {
+    ...container("status-updater"),
+    image: "registry.example/fakegpu:0.1.0",
+    imagePullPolicy: "Always",
+  });
+  assert.equal(container("nvidia-dcgm-exporter").image, "registry.example/fakegpu:1.2");
+  assert.equal(container("kwok-gpu-device-plugin").imagePullPolicy, "IfNotPresent");
+});

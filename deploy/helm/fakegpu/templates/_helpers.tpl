@@ -107,12 +107,15 @@ app.kubernetes.io/component: {{ $role.name }}
 {{- end }}
 
 {{/*
-The image of a role: its own `image` fields over the top-level `image`; the tag defaults to appVersion.
+The image of a role as YAML (repository, tag, pullPolicy): its own `image` fields over the top-level
+`image`; the tag defaults to the chart's appVersion. Call with (list $ <role values>).
 */}}
 {{- define "fakegpu.image" -}}
 {{- $root := index . 0 }}{{ $values := index . 1 -}}
 {{- $image := merge (deepCopy ($values.image | default dict)) ($root.Values.image | default dict) -}}
-{{- printf "%s:%s" ($image.repository | default "fakegpu") ($image.tag | default $root.Chart.AppVersion) -}}
+repository: {{ $image.repository | default "fakegpu" }}
+tag: {{ $image.tag | default $root.Chart.AppVersion | toString | quote }}
+pullPolicy: {{ $image.pullPolicy | default "IfNotPresent" }}
 {{- end }}
 
 {{/*

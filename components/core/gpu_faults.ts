@@ -47,26 +47,33 @@ export function xidMessage(code: number): string {
   return XID_MESSAGES[code] ?? "Unknown Error";
 }
 
+/** The simulated faults of one GPU; every field is optional and independent. */
+export interface GpuFault {
+  /** Last XID error: the XID series shows it; non-application codes make the GPU unhealthy. */
+  xid?: number;
+  /** Thermal excursion: the GPU runs at this temperature and its clocks are throttled. */
+  temperatureC?: number;
+  /** Memory pressure: framebuffer used at this share (percent) of the usable memory. */
+  memoryUsedPercent?: number;
+  /** GPU fallen off the bus: it disappears from the metrics and is unhealthy. */
+  fallenOffBus?: boolean;
+  /** ECC errors since boot; any uncorrectable error makes the GPU unhealthy. */
+  eccErrors?: { correctable?: number; uncorrectable?: number };
+  /** Row remapping failed: the GPU is unhealthy. */
+  rowRemapFailure?: boolean;
+}
+
 const count = z.number().int().min(0);
 
-/** The faults of one GPU; every field is optional and independent. */
-export const gpuFaultSchema = z.strictObject({
-  /** Last XID error: the XID series shows it; non-application codes make the GPU unhealthy. */
+/** Schema of {@link GpuFault}: unknown fields are rejected so that a misspelt fault is reported. */
+export const gpuFaultSchema: z.ZodType<GpuFault> = z.strictObject({
   xid: z.number().int().min(1).max(999).optional(),
-  /** Thermal excursion: the GPU runs at this temperature and its clocks are throttled. */
   temperatureC: z.number().int().min(0).max(150).optional(),
-  /** Memory pressure: framebuffer used at this share of the usable memory. */
   memoryUsedPercent: z.number().min(0).max(100).optional(),
-  /** GPU fallen off the bus: it disappears from the metrics and is unhealthy. */
   fallenOffBus: z.boolean().optional(),
-  /** ECC errors since boot; any uncorrectable error makes the GPU unhealthy. */
   eccErrors: z.strictObject({ correctable: count.optional(), uncorrectable: count.optional() }).optional(),
-  /** Row remapping failed: the GPU is unhealthy. */
   rowRemapFailure: z.boolean().optional(),
 });
-
-/** The simulated faults of one GPU. */
-export type GpuFault = z.infer<typeof gpuFaultSchema>;
 
 /** Result of {@link parseGpuFaults}: faults by GPU index, or why the annotation was rejected. */
 export interface GpuFaultsParse {

@@ -109,13 +109,15 @@ export class MetricsSource {
 }
 
 /**
- * Runs a young-generation collection when V8 exposes `gc` (roles run with `--expose-gc`). Each streamed
- * chunk is a fresh ~2 MiB buffer that Deno sends without copying; the render loop allocates almost nothing
- * on the JS heap, so without this no collection would come along to free the sent chunks and a scrape of
- * 8000 GPUs would hold all ~45 MiB of them (measured: ~60 MiB more peak RSS).
+ * Collects the garbage of a finished scrape once the response has gone, when V8 exposes `gc` (roles run
+ * with `--expose-gc`). A scrape of 8000 GPUs hands Deno ~45 MiB of fresh buffers that it sends without
+ * copying; V8 counts them as external memory and would let several scrapes' worth pile up before it
+ * collects on its own (measured over 30 scrapes of 8000 GPUs: peak RSS 175–196 MiB without, 145 MiB with;
+ * a collection takes 30–80 ms of CPU after the response, not during it).
  */
-function collectSentChunks(): void {
-  (globalThis as { gc?: (options: { type: "minor" }) => void }).gc?.({ type: "minor" });
+function collectScrapeGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) setTimeout(gc, 0);
 }
 
 /** Options of {@link runDcgmExporter}. */
@@ -156,10 +158,10 @@ export async function runDcgmExporter(client: KubeClient, options: DcgmExporterO
       const chunks = source.render(Date.now() / 1000, format);
       const body = new ReadableStream<Uint8Array>({
         pull(controller) {
-          collectSentChunks();
           const next = chunks.next();
-          if (next.done) controller.close();
-          else controller.enqueue(next.value);
+          if (!next.done) return controller.enqueue(next.value);
+          controller.close();
+          collectScrapeGarbage();
         },
       });
       return new Response(body, { headers: { "content-type": CONTENT_TYPES[format] } });

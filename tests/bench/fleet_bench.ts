@@ -3,7 +3,8 @@
  * KWOK device plugin running, create N pool nodes and measure how long until every node advertises its
  * GPUs, the per-node latency (node created → `nvidia.com/gpu` in allocatable), and each role's peak RSS
  * and CPU seconds. With `--scrapes K` dcgm-exporter (`--node-scope kwok`) runs too, optionally with
- * `--pods P` one-GPU pods holding GPUs, and K full scrapes of its `/metrics` are timed while the fleet runs.
+ * `--pods P` one-GPU pods holding GPUs, and K full scrapes of its `/metrics` are timed while the fleet runs,
+ * one every `--scrape-interval-ms` (default 1000, Prometheus' shortest common interval).
  *
  * `deno task bench:fleet [--nodes 1000] [--mix a100=0.3,h100=0.3,l40s=0.4]`: 1000 nodes = 6400 GPUs.
  * `deno task bench:dcgm`: 1000 nodes × 8 GPUs (a100 and h100), 1000 pods, 30 scrapes.
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     mix: { type: "string", default: "a100=0.3,h100=0.3,l40s=0.4" },
     scrapes: { type: "string", default: "0" },
     pods: { type: "string", default: "0" },
+    "scrape-interval-ms": { type: "string", default: "1000" },
   },
 });
 const binDir = values["bin-dir"] ?? Deno.env.get("FAKEGPU_CLUSTER_BIN");
@@ -220,6 +222,7 @@ async function benchmarkScrapes(): Promise<void> {
   const times: number[] = [];
   let sample = "";
   for (let i = 0; i < scrapes; i++) {
+    await new Promise((r) => setTimeout(r, Number(values["scrape-interval-ms"])));
     const { ms, text } = await scrape();
     times.push(ms);
     sample = text;

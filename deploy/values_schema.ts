@@ -39,7 +39,7 @@ const role = z.strictObject({
 
 /** Every key the chart's values may have; none is required, so values reused from an older release work. */
 export const chartValuesSchema = z.strictObject({
-  global: z.looseObject({}),
+  global: z.looseObject({}), // a parent chart's globals, when fakegpu is its dependency
   image,
   imagePullSecrets: z.array(z.strictObject({ name: z.string().min(1) })),
   topology: topologyShapeSchema.partial({ nodePools: true }),

@@ -108,16 +108,35 @@ export class MetricsSource {
   }
 }
 
+/** V8's `gc`, present when the role runs with `--expose-gc` (as every role does). */
+const gc = (globalThis as { gc?: (options?: { type: "minor" | "major" }) => void }).gc;
+
+/** Bytes streamed between two young-generation collections during a scrape. */
+const BYTES_PER_MINOR_COLLECTION = 8 * 1048576;
+
 /**
- * Collects the garbage of a finished scrape once the response has gone, when V8 exposes `gc` (roles run
- * with `--expose-gc`). A scrape of 8000 GPUs hands Deno ~45 MiB of fresh buffers that it sends without
- * copying; V8 counts them as external memory and would let several scrapes' worth pile up before it
- * collects on its own (measured over 30 scrapes of 8000 GPUs: peak RSS 175–196 MiB without, 145 MiB with;
- * a collection takes 30–80 ms of CPU after the response, not during it).
+ * A scrape of 8000 GPUs hands Deno ~45 MiB of fresh buffers that it sends without copying. V8 counts them
+ * as external memory and lets several scrapes' worth pile up before it collects on its own, since the
+ * render loop itself allocates almost nothing. So the stream frees the chunks already sent every 8 MiB
+ * (a young-generation collection, well under a millisecond) and runs a full collection once the response
+ * has gone. Measured over 30 scrapes of 8000 GPUs: peak RSS 143 MiB with both, 156 MiB with the full
+ * collection only, 175–196 MiB with neither; scrape latency unchanged.
  */
-function collectScrapeGarbage(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) setTimeout(gc, 0);
+class ScrapeCollector {
+  #streamed = 0;
+
+  /** Notes `bytes` handed to Deno; collects the young generation every few MiB. */
+  sent(bytes: number): void {
+    this.#streamed += bytes;
+    if (this.#streamed < BYTES_PER_MINOR_COLLECTION) return;
+    this.#streamed = 0;
+    gc?.({ type: "minor" });
+  }
+
+  /** The response is complete: a full collection, after the current task. */
+  finished(): void {
+    if (gc) setTimeout(() => gc(), 0);
+  }
 }
 
 /** Options of {@link runDcgmExporter}. */
@@ -156,12 +175,16 @@ export async function runDcgmExporter(client: KubeClient, options: DcgmExporterO
       if (!states.hasSynced()) return new Response("node states not listed yet\n", { status: 503 });
       const format = negotiateFormat(request.headers.get("accept"));
       const chunks = source.render(Date.now() / 1000, format);
+      const collector = new ScrapeCollector();
       const body = new ReadableStream<Uint8Array>({
         pull(controller) {
           const next = chunks.next();
-          if (!next.done) return controller.enqueue(next.value);
-          controller.close();
-          collectScrapeGarbage();
+          if (next.done) {
+            controller.close();
+            return collector.finished();
+          }
+          collector.sent(next.value.length);
+          controller.enqueue(next.value);
         },
       });
       return new Response(body, { headers: { "content-type": CONTENT_TYPES[format] } });

@@ -43,6 +43,11 @@ export const ROLES: Record<string, RoleEntry> = {
     summary: "serves NVIDIA DCGM metrics (dcgm-exporter's names and labels) for every simulated GPU",
     load: () => import("./components/dcgm_exporter/mod.ts"),
   },
+  cleanup: {
+    summary:
+      "removes everything fakegpu wrote (node labels and resources, states, slices); run by helm uninstall",
+    load: () => import("./components/cleanup/mod.ts"),
+  },
   "local-fleet": {
     summary: "starts a local control plane with a simulated GPU fleet and runs the roles against it",
     load: () => import("./components/local_fleet/mod.ts"),

@@ -51,6 +51,7 @@ export const chartValuesSchema = z.strictObject({
   devicePlugin: role,
   dcgmExporter: role.extend({ counters: z.string() }).partial(),
   draPlugin: role,
+  cleanup: role.pick({ enabled: true, image: true, logLevel: true, nodeSelector: true, tolerations: true }),
   serviceMonitor: z.strictObject({ enabled: z.boolean(), interval: z.string(), labels }).partial(),
   prometheusRule: z.strictObject({ enabled: z.boolean(), labels, groups: z.array(z.looseObject({})) })
     .partial(),

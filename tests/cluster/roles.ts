@@ -17,6 +17,8 @@ export interface RoleProcess {
   readonly logFile: string;
   /** Process id of the role. */
   readonly pid: number;
+  /** Resolves with the exit code once the process has exited by itself or was stopped. */
+  readonly exited: Promise<number>;
   /** Sends a signal (default SIGTERM) and waits for the process to exit. */
   stop(signal?: Deno.Signal): Promise<void>;
   /** Same as `stop("SIGTERM")`. */
@@ -79,5 +81,6 @@ export async function startRole(
     })();
     return stopped;
   };
-  return { role, logFile, pid: child.pid, stop, [Symbol.asyncDispose]: () => stop() };
+  const exited = Promise.all([child.status, pumps]).then(([status]) => status.code);
+  return { role, logFile, pid: child.pid, exited, stop, [Symbol.asyncDispose]: () => stop() };
 }

@@ -227,36 +227,69 @@ Deno.test("the Helm chart installs, runs, upgrades and uninstalls fakegpu", asyn
       assert.equal(await admin.get(`/api/v1/namespaces/${NS}/configmaps/later-feature`), undefined);
     });
 
-    await t.step("after the nodes leave their pools, helm uninstall leaves nothing behind", async () => {
-      await cluster.kubectl("label", "nodes", "--all", `${POOL_KEY}-`);
-      await waitFor("no fakegpu label, resource, state or slice left", async () => {
-        const { items } = await admin.list<Node>("/api/v1/nodes");
-        const marked = items.filter((n) =>
+    await t.step(
+      "helm uninstall runs fakegpu cleanup while the roles still run, and leaves nothing behind",
+      async () => {
+        const uninstall = helmHere(["uninstall", NS, "-n", NS, "--wait", "--timeout", "3m"]);
+        // The pre-delete hook Job's pod stays Pending (KWOK nodes are tainted); its container, `fakegpu
+        // cleanup`, runs here with the hook's own ServiceAccount, then the pod is marked Succeeded.
+        const job = await waitFor(
+          "the cleanup hook Job",
+          () => admin.get<Deployment>(`/apis/batch/v1/namespaces/${NS}/jobs/fakegpu-cleanup`),
+        );
+        const [role, ...args] = job.spec.template.spec.containers[0].args;
+        const kubeconfig = await serviceAccountKubeconfig(admin, cluster, "fakegpu-cleanup", tmp);
+        const cleanup = await startRole(role, [...args, `--kubeconfig=${kubeconfig}`], { logDir: tmp });
+        assert.equal(await cleanup.exited, 0, await Deno.readTextFile(cleanup.logFile));
+        const { items: nodes } = await admin.list<Node>("/api/v1/nodes");
+        const marked = nodes.filter((n) =>
           Object.keys(n.metadata.labels ?? {}).some((l) => l.startsWith("nvidia.com/")) ||
-          n.status?.allocatable?.["nvidia.com/gpu"] !== undefined
+          n.status?.capacity?.["nvidia.com/gpu"] !== undefined
+        );
+        assert.deepEqual(marked.map((n) => n.metadata.name), [], "no fakegpu label or resource on any node");
+        assert.ok(
+          nodes.every((n) => n.metadata.labels?.[POOL_KEY] !== undefined),
+          "the user's pool labels stay",
         );
         const states = await admin.list(`/api/v1/namespaces/${NS}/configmaps`, {
           labelSelector: STATE_SELECTOR,
         });
-        const slices = await admin.list("/apis/resource.k8s.io/v1/resourceslices");
-        return marked.length === 0 && states.items.length === 0 && slices.items.length === 0;
-      }, { timeoutMs: 60_000 });
-      await helmHere(["uninstall", NS, "-n", NS, "--wait"]);
-      await Promise.all(roles.splice(0).map((r) => r.stop()));
-      const left = await cluster.kubectl(
-        "get",
-        "all,configmaps,serviceaccounts,roles,rolebindings,leases,clusterroles,clusterrolebindings,runtimeclasses,deviceclasses",
-        "-A",
-        "-o",
-        "name",
-        "-l",
-        `app.kubernetes.io/instance=${NS}`,
-      );
-      assert.equal(left.trim(), "");
-      const configMaps = await cluster.kubectl("get", "configmaps", "-n", NS, "-o", "name");
-      assert.equal(configMaps.trim(), "configmap/kube-root-ca.crt");
-      assert.equal((await cluster.kubectl("get", "leases", "-n", NS, "-o", "name")).trim(), "");
-    });
+        assert.equal(states.items.length, 0);
+        assert.equal((await admin.list("/apis/resource.k8s.io/v1/resourceslices")).items.length, 0);
+        for (const r of roles) {
+          assert.ok(await isProcessAlive(r.pid), `${r.role} ran on; its Lease kept it quiet`);
+        }
+        const { items: pods } = await admin.list<Pod>(`/api/v1/namespaces/${NS}/pods`, {
+          labelSelector: "job-name=fakegpu-cleanup",
+        });
+        for (const pod of pods) {
+          await admin.mergePatch(`/api/v1/namespaces/${NS}/pods/${pod.metadata.name}/status`, {
+            status: { phase: "Succeeded" },
+          });
+        }
+        await uninstall;
+        await new Promise((r) => setTimeout(r, 3000));
+        const after = await admin.list<Node>("/api/v1/nodes");
+        assert.ok(
+          after.items.every((n) => n.status?.capacity?.["nvidia.com/gpu"] === undefined),
+          "nothing came back after the release was gone",
+        );
+        await Promise.all(roles.splice(0).map((r) => r.stop()));
+        const left = await cluster.kubectl(
+          "get",
+          "all,configmaps,serviceaccounts,roles,rolebindings,leases,clusterroles,clusterrolebindings,runtimeclasses,deviceclasses",
+          "-A",
+          "-o",
+          "name",
+          "-l",
+          `app.kubernetes.io/instance=${NS}`,
+        );
+        assert.equal(left.trim(), "");
+        const configMaps = await cluster.kubectl("get", "configmaps", "-n", NS, "-o", "name");
+        assert.equal(configMaps.trim(), "configmap/kube-root-ca.crt");
+        assert.equal((await cluster.kubectl("get", "leases", "-n", NS, "-o", "name")).trim(), "");
+      },
+    );
   } finally {
     await Promise.all(roles.map((r) => r.stop()));
     admin.close();

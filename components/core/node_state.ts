@@ -165,9 +165,12 @@ export function stateConfigMapName(node: string): string {
   return `${name.slice(0, 244)}-${hash.toString(16).padStart(8, "0")}`;
 }
 
-/** Serialises a state for the ConfigMap's `state.yaml` key. */
+/**
+ * Serialises a state for the ConfigMap's `state.yaml` key: plain block YAML, never anchors and aliases
+ * (`&a1` … `*a1`), even where several GPUs share one value (a pod's utilization on each GPU it holds).
+ */
 export function encodeNodeState(state: NodeGpuState): string {
-  return stringifyYaml(state, { lineWidth: 0 });
+  return stringifyYaml(state, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** Parses and validates the `state.yaml` text of a state ConfigMap. */

@@ -10,7 +10,7 @@
 import { z } from "zod";
 import type { FlagSpec } from "../core/flags.ts";
 import { log } from "../core/log.ts";
-import { COMMON_FLAGS, commonFlagsSchema, runRole } from "../core/role_runtime.ts";
+import { CLIENT_FLAGS, clientFlagsSchema, runRole } from "../core/role_runtime.ts";
 import type { KubeClient, KubeObject } from "../core/kube/client.ts";
 import type { Lease } from "../core/kube/lease.ts";
 import { sleep } from "../core/kube/backoff.ts";
@@ -21,12 +21,9 @@ import { cleanupLeaseSpec, leaderMayBeActive, nodeWritesToUndo } from "./reconci
 /** The Leases of the roles that write, by role. */
 export const WRITER_LEASES = ["fakegpu-status-updater", "fakegpu-device-plugin", "fakegpu-dra-plugin"];
 
-/** Flags the cleanup does not take from the common set: it reads no topology and runs once. */
-const NOT_USED = new Set(["topology-configmap", "topology-file", "leader-elect", "identity"]);
-
 /** Flags of `fakegpu cleanup`. */
 export const CLEANUP_FLAGS: FlagSpec[] = [
-  ...COMMON_FLAGS.filter((f) => !NOT_USED.has(f.name)),
+  ...CLIENT_FLAGS,
   {
     name: "leader-grace",
     description: "seconds to wait for leaders whose Lease was taken to stop (their renew deadline + retry)",
@@ -34,8 +31,7 @@ export const CLEANUP_FLAGS: FlagSpec[] = [
   },
 ];
 
-const schema = commonFlagsSchema.extend({
-  leaderElect: z.boolean().default(false),
+const schema = clientFlagsSchema.extend({
   leaderGrace: z.coerce.number().min(0).max(300).default(13),
 });
 

@@ -43,6 +43,12 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { name: "log-level", description: "debug, info, warn or error", defaultText: "warn" },
 ];
 
+/** Flags of {@link COMMON_FLAGS} that only topology readers and leader-elected roles take. */
+const ELECTED_TOPOLOGY_FLAGS = new Set(["topology-configmap", "topology-file", "leader-elect", "identity"]);
+
+/** {@link COMMON_FLAGS} for a role that reads no topology and elects no leader (connection and logging). */
+export const CLIENT_FLAGS: FlagSpec[] = COMMON_FLAGS.filter((f) => !ELECTED_TOPOLOGY_FLAGS.has(f.name));
+
 /** The schema of {@link COMMON_FLAGS}. */
 export const commonFlagsSchema = z.object({
   kubeconfig: z.string().min(1).optional(),
@@ -57,6 +63,9 @@ export const commonFlagsSchema = z.object({
   kubeBurst: z.coerce.number().int().positive().default(200),
   logLevel: z.enum(["debug", "info", "warn", "error"]).optional(),
 });
+
+/** The schema of {@link CLIENT_FLAGS}: leader election off. */
+export const clientFlagsSchema = commonFlagsSchema.extend({ leaderElect: z.boolean().default(false) });
 
 /** Parsed common flags. */
 export type CommonFlags = z.infer<typeof commonFlagsSchema>;

@@ -8,18 +8,15 @@
  * @module
  */
 import { z } from "zod";
-import { COMMON_FLAGS, commonFlagsSchema, runRole } from "../core/role_runtime.ts";
+import { CLIENT_FLAGS, clientFlagsSchema, runRole } from "../core/role_runtime.ts";
 import { type FlagSpec, UsageError } from "../core/flags.ts";
 import { type Counter, CountersFileError, parseCounters } from "./counters.ts";
 import { DEFAULT_COUNTERS_CSV } from "./fields.ts";
 import { type ExporterScope, runDcgmExporter } from "./exporter.ts";
 
-/** Flags the exporter does not take from the common set: it reads no topology and elects no leader. */
-const NOT_USED = new Set(["topology-configmap", "topology-file", "leader-elect", "identity"]);
-
 /** Flags of `fakegpu dcgm-exporter`. */
 export const DCGM_EXPORTER_FLAGS: FlagSpec[] = [
-  ...COMMON_FLAGS.filter((f) => !NOT_USED.has(f.name)),
+  ...CLIENT_FLAGS,
   {
     name: "node-scope",
     description: "kwok (every KWOK pool node, from one process) or this-node (the GPUs of --node-name)",
@@ -58,8 +55,7 @@ export function loadCounters(file: string | undefined): Counter[] {
   return parseCounters(text, file);
 }
 
-const schema = commonFlagsSchema.extend({
-  leaderElect: z.boolean().default(false),
+const schema = clientFlagsSchema.extend({
   nodeScope: z.enum(["kwok", "this-node"]).default("kwok"),
   nodeName: z.string().min(1).optional(),
   address: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'expected "[host]:port", e.g. ":9400"')

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { UsageError } from "./components/core/flags.ts";
 import { log } from "./components/core/log.ts";
 import { TopologyConfigError } from "./components/core/topology_config.ts";
@@ -13,8 +14,8 @@ export const VERSION = "0.1.0";
 
 /** A role's entry point. */
 export interface RoleModule {
-  /** Runs the role with its arguments until it is stopped. */
-  main(args: string[]): Promise<void>;
+  /** Runs the role with its arguments until it is stopped; a number is the process exit code. */
+  main(args: string[]): Promise<void | number>;
 }
 
 /** A role the executable can run. */
@@ -43,6 +44,11 @@ export const ROLES: Record<string, RoleEntry> = {
     summary: "serves NVIDIA DCGM metrics (dcgm-exporter's names and labels) for every simulated GPU",
     load: () => import("./components/dcgm_exporter/mod.ts"),
   },
+  "nvidia-smi": {
+    summary:
+      "prints the simulated GPUs as nvidia-smi does (table, -L, --query-gpu, -q); also run as `nvidia-smi`",
+    load: () => import("./components/nvidia_smi/mod.ts"),
+  },
   cleanup: {
     summary:
       "removes everything fakegpu wrote (node labels and resources, states, slices); run by helm uninstall",
@@ -69,9 +75,25 @@ ${roles}
 `;
 }
 
-/** Runs the command line; returns the process exit code. */
-export async function run(args: string[]): Promise<number> {
-  const [role, ...rest] = args;
+/** Base name of a path. */
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/**
+ * The role the executable's own name selects: `nvidia-smi` when it runs as `nvidia-smi` (a copy, hard
+ * link or mount; `argv[0]` covers a symbolic link where the runtime passes it on), else undefined.
+ */
+export function roleOfExecutable(execPath: string, argv0: string): string | undefined {
+  return [execPath, argv0].some((p) => baseName(p) === "nvidia-smi") ? "nvidia-smi" : undefined;
+}
+
+/**
+ * Runs the command line; returns the process exit code. `invokedAs` is the role the executable's name
+ * selects (see {@link roleOfExecutable}); its arguments are then all the role's.
+ */
+export async function run(args: string[], invokedAs?: string): Promise<number> {
+  const [role, ...rest] = invokedAs ? [invokedAs, ...args] : args;
   if (role === undefined || role === "--help" || role === "-h" || role === "help") {
     console.log(usage());
     return role === undefined ? 2 : 0;
@@ -87,8 +109,8 @@ export async function run(args: string[]): Promise<number> {
   }
   const module = await entry.load();
   try {
-    await module.main(rest);
-    return 0;
+    const code = await module.main(rest);
+    return typeof code === "number" ? code : 0;
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`fakegpu ${role}: ${err.message}\nRun "fakegpu ${role} --help" for the flags.`);
@@ -101,5 +123,5 @@ export async function run(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await run(Deno.args));
+  Deno.exit(await run(Deno.args, roleOfExecutable(Deno.execPath(), process.argv0)));
 }

@@ -16,6 +16,7 @@
  */
 
 import type { GpuModel, MigProfile } from "./model.ts";
+import type { NodeGpuState } from "./node_state.ts";
 
 /** Longest valid Kubernetes label value. */
 const LABEL_VALUE_MAX = 63;
@@ -532,6 +533,16 @@ export function unknownGpuModel(product: string, memoryMiB: number): GpuModel {
     idlePerfState: "P0",
     migProfiles: [],
   };
+}
+
+/**
+ * The model of a node state's GPUs, as every role that reads the state computes it (dcgm-exporter,
+ * nvidia-smi): the catalogue's, else a synthetic one with the state's memory.
+ */
+export function stateModel(state: NodeGpuState): GpuModel {
+  const found = findGpuModel(state.gpu.model) ?? findGpuModel(state.gpu.product);
+  if (!found) return unknownGpuModel(state.gpu.product, state.gpu.memoryMiB);
+  return found.memoryMiB === state.gpu.memoryMiB ? found : { ...found, memoryMiB: state.gpu.memoryMiB };
 }
 
 /**

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { findGpuModel, unknownGpuModel } from "../core/catalogue.ts";
+import { stateModel } from "../core/catalogue.ts";
 import { log } from "../core/log.ts";
 import type { GpuModel } from "../core/model.ts";
 import type { NodeGpuState } from "../core/node_state.ts";
@@ -33,13 +33,6 @@ export type ExporterScope = { kind: "kwok" } | { kind: "this-node"; node: string
 interface ServedNode {
   model: GpuModel;
   series: GpuSeries[];
-}
-
-/** The model of a node's GPUs: the catalogue's, else a synthetic one with the state's memory. */
-export function stateModel(state: NodeGpuState): GpuModel {
-  const found = findGpuModel(state.gpu.model) ?? findGpuModel(state.gpu.product);
-  if (!found) return unknownGpuModel(state.gpu.product, state.gpu.memoryMiB);
-  return found.memoryMiB === state.gpu.memoryMiB ? found : { ...found, memoryMiB: state.gpu.memoryMiB };
 }
 
 /** Whether an exporter with `scope` serves the node of `state`. */

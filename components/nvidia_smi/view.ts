@@ -1,0 +1,137 @@
+/**
+ * What nvidia-smi shows about the GPUs of a node at one instant, computed from the node state with the
+ * same telemetry dcgm-exporter uses (`gpuReadings`), so both show one GPU. Every output format renders
+ * these views; none reads the state itself.
+ *
+ * @module
+ */
+import { stateModel } from "../core/catalogue.ts";
+import type { GpuModel } from "../core/model.ts";
+import type { GpuHolder, NodeGpuDevice, NodeGpuState } from "../core/node_state.ts";
+import { type GpuReadings, gpuReadings } from "../core/telemetry.ts";
+
+/** One process in the processes table. */
+export interface SmiProcess {
+  /** GPU instance id; undefined (`N/A`) unless the process runs on a MIG device. */
+  gpuInstance?: number;
+  /** Compute instance id; undefined (`N/A`) unless the process runs on a MIG device. */
+  computeInstance?: number;
+  /** Process id. */
+  pid: number;
+  /** `C` (compute), `G` (graphics), `C+G`, or with `M+` for MPS. */
+  type: string;
+  /** Process name. */
+  name: string;
+  /** Framebuffer the process uses, MiB. */
+  usedMiB: number;
+}
+
+/** One GPU as nvidia-smi shows it. */
+export interface SmiGpu {
+  /** Index as the caller sees it (visible GPUs are numbered from 0 inside a container). */
+  index: number;
+  /** Minor number: the GPU's index on the node (`/dev/nvidia<minor>`). */
+  minor: number;
+  /** Product name, e.g. `NVIDIA H100 80GB HBM3`. */
+  name: string;
+  /** `GPU-…` UUID. */
+  uuid: string;
+  /** `%08X:%02X:%02X.0` bus id. */
+  pciBusId: string;
+  /** Board serial number. */
+  serial: string;
+  /** Architecture as `-q` prints it. */
+  architecture: string;
+  /** Compute capability, e.g. `9.0`. */
+  computeCap: string;
+  /** PCI device id with NVIDIA's vendor id, e.g. `0x233010DE`. */
+  pciDeviceId: string;
+  /** Performance state, e.g. `P0`. */
+  pstate: string;
+  /** MIG mode: `Disabled`, `Enabled`, or undefined (`N/A`) on boards without MIG. */
+  migMode?: "Disabled" | "Enabled";
+  /** Enforced power limit, W. */
+  powerLimitW: number;
+  /** Highest SM clock, MHz. */
+  maxSmClockMHz: number;
+  /** Framebuffer total, MiB (known without readings). */
+  memoryTotalMiB: number;
+  /** The readings at the instant; undefined when the GPU has fallen off the bus. */
+  readings?: GpuReadings;
+  /** Processes on the GPU. */
+  processes: SmiProcess[];
+}
+
+/** What nvidia-smi knows about the machine at one instant. */
+export interface SmiSystem {
+  /** The instant, as a Date. */
+  time: Date;
+  /** Version of the nvidia-smi tool (the driver's). */
+  smiVersion: string;
+  /** Driver version. */
+  driverVersion: string;
+  /** CUDA version the driver supports. */
+  cudaVersion: string;
+  /** Every GPU visible to the caller (`Attached GPUs`, `count`), by index. */
+  gpus: SmiGpu[];
+}
+
+/** FNV-1a, 32 bits. */
+function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** A stable host PID for a holder's container (Linux PIDs stay below 2^22). */
+export function holderPid(holder: GpuHolder): number {
+  return 1000 + (hash32(`${holder.podUid}/${holder.container}`) % 4_000_000);
+}
+
+/** The process of the pod holding a GPU: its container, using the GPU's used framebuffer. */
+function holderProcess(holder: GpuHolder | undefined, readings: GpuReadings | undefined): SmiProcess[] {
+  if (!holder || !readings) return [];
+  return [{ pid: holderPid(holder), type: "C", name: holder.container, usedMiB: readings.fb.used }];
+}
+
+/** Hex with a fixed number of upper-case digits. */
+export function hex(value: number, digits: number): string {
+  return `0x${value.toString(16).toUpperCase().padStart(digits, "0")}`;
+}
+
+/** The view of one GPU of `model` at time `t` (seconds), shown as index `index`. */
+export function gpuView(model: GpuModel, device: NodeGpuDevice, index: number, t: number): SmiGpu {
+  const readings = gpuReadings(model, device, t);
+  const busy = readings !== undefined && readings.gpuUtil > 0;
+  return {
+    index,
+    minor: device.index,
+    name: model.name,
+    uuid: device.uuid,
+    pciBusId: device.pciBusId,
+    serial: device.serial,
+    architecture: model.architecture,
+    computeCap: `${model.computeCapability.major}.${model.computeCapability.minor}`,
+    pciDeviceId: `${hex(model.pciDeviceId, 4)}10DE`,
+    pstate: busy ? "P0" : model.idlePerfState,
+    migMode: model.migProfiles.length > 0 ? "Disabled" : undefined,
+    powerLimitW: model.power.capW,
+    maxSmClockMHz: model.clocks.smMaxMHz,
+    memoryTotalMiB: model.memoryMiB,
+    readings,
+    processes: holderProcess(device.holder, readings),
+  };
+}
+
+/** The system view of `devices` (the visible GPUs of `state`, in order) at `time`. */
+export function systemView(state: NodeGpuState, devices: NodeGpuDevice[], time: Date): SmiSystem {
+  const model = stateModel(state);
+  const t = time.getTime() / 1000;
+  return {
+    time,
+    smiVersion: state.gpu.driverVersion,
+    driverVersion: state.gpu.driverVersion,
+    cudaVersion: state.gpu.cudaVersion,
+    gpus: devices.map((d, i) => gpuView(model, d, i, t)),
+  };
+}

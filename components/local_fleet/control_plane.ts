@@ -46,6 +46,11 @@ export interface ControlPlaneOptions {
    * Lease expires, so clusters that {@link ControlPlane.restart} should set a few seconds.
    */
   nodeLeaseDurationSeconds?: number;
+  /**
+   * kwok-controller manages only nodes annotated `kwok.x-k8s.io/node: fake` (default: every node), so real
+   * kubelets can join the cluster beside KWOK nodes.
+   */
+  kwokNodesOnly?: boolean;
   /** Receives human-readable progress lines (kwokctl's log and the harness's own steps). */
   onProgress?: (msg: string) => void;
   /** Aborting stops a start in progress and tears down what was started. */
@@ -103,6 +108,7 @@ export interface ResolvedControlPlaneOptions {
   prometheusBinary: string;
   readyTimeoutMs: number;
   nodeLeaseDurationSeconds: number | undefined;
+  kwokNodesOnly: boolean;
   onProgress: (msg: string) => void;
   signal: AbortSignal | undefined;
 }
@@ -146,6 +152,7 @@ const optionsSchema = z.strictObject({
     .int({ error: "expected a whole number of seconds" })
     .positive({ error: "expected a positive number of seconds" })
     .optional(),
+  kwokNodesOnly: z.boolean({ error: "expected true or false" }).optional(),
   onProgress: z.custom<(msg: string) => void>((v) => typeof v === "function", {
     error: "expected a function",
   })
@@ -179,31 +186,42 @@ export function validateControlPlaneOptions(input: unknown): ResolvedControlPlan
     prometheusBinary: o.prometheusBinary ?? DEFAULT_PROMETHEUS_BINARY,
     readyTimeoutMs: o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
     nodeLeaseDurationSeconds: o.nodeLeaseDurationSeconds,
+    kwokNodesOnly: o.kwokNodesOnly ?? false,
     onProgress: o.onProgress ?? (() => {}),
     signal: o.signal,
   };
 }
 
+/** KWOK nodes carry this annotation; {@link kwokctlConfigYaml} can restrict kwok-controller to them. */
+export const KWOK_NODE_SELECTOR = "kwok.x-k8s.io/node=fake";
+
 /**
  * The kwokctl configuration file: every component listens on loopback only; kwok-controller's node Lease
- * duration is set exactly (not scaled by kwokctl's heartbeat factor) when given.
+ * duration is set exactly (not scaled by kwokctl's heartbeat factor) when given; with `kwokNodesOnly`,
+ * kwok-controller manages only nodes annotated {@link KWOK_NODE_SELECTOR} instead of every node, so a real
+ * kubelet's node can join the cluster.
  */
-export function kwokctlConfigYaml(nodeLeaseDurationSeconds?: number): string {
+export function kwokctlConfigYaml(nodeLeaseDurationSeconds?: number, kwokNodesOnly = false): string {
   const config: Record<string, unknown> = {
     apiVersion: "config.kwok.x-k8s.io/v1alpha1",
     kind: "KwokctlConfiguration",
     options: { bindAddress: "127.0.0.1" },
   };
+  const extraArgs = [];
   if (nodeLeaseDurationSeconds !== undefined) {
-    config.componentsPatches = [{
-      name: "kwok-controller",
-      extraArgs: [{
-        key: "node-lease-duration-seconds",
-        value: String(nodeLeaseDurationSeconds),
-        override: true,
-      }],
-    }];
+    extraArgs.push({
+      key: "node-lease-duration-seconds",
+      value: String(nodeLeaseDurationSeconds),
+      override: true,
+    });
   }
+  if (kwokNodesOnly) {
+    extraArgs.push(
+      { key: "manage-all-nodes", value: "false", override: true },
+      { key: "manage-nodes-with-annotation-selector", value: KWOK_NODE_SELECTOR },
+    );
+  }
+  if (extraArgs.length > 0) config.componentsPatches = [{ name: "kwok-controller", extraArgs }];
   return stringifyYaml(config);
 }
 
@@ -776,7 +794,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
 
   try {
-    await Deno.writeTextFile(files.config, kwokctlConfigYaml(o.nodeLeaseDurationSeconds));
+    await Deno.writeTextFile(files.config, kwokctlConfigYaml(o.nodeLeaseDurationSeconds, o.kwokNodesOnly));
     const started = performance.now();
     const deadline = Date.now() + o.readyTimeoutMs;
     progress(`creating cluster ${name} (KWOK_WORKDIR=${workdir})`);

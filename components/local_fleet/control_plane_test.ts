@@ -83,6 +83,19 @@ Deno.test("kwokctlConfigYaml() overrides kwok-controller's node Lease duration o
   }]);
 });
 
+Deno.test("kwokctlConfigYaml() with kwokNodesOnly leaves nodes without the KWOK annotation to their kubelet", () => {
+  assert.deepEqual(
+    (parseYaml(kwokctlConfigYaml(undefined, true)) as Record<string, unknown>).componentsPatches,
+    [{
+      name: "kwok-controller",
+      extraArgs: [
+        { key: "manage-all-nodes", value: "false", override: true },
+        { key: "manage-nodes-with-annotation-selector", value: "kwok.x-k8s.io/node=fake" },
+      ],
+    }],
+  );
+});
+
 Deno.test("kwokctlCreateArgs() enables Prometheus only for a non-zero port", () => {
   const args = kwokctlCreateArgs({ ...BASE, prometheusPort: 19090 }, FILES);
   assert.equal(flagValue(args, "--prometheus-port"), "19090");

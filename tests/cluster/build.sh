@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the real control plane used by fakegpu's tests and demo from upstream Go modules:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes), etcd, kwok,
-# kwokctl and helm. Output goes to a versioned cache directory outside the repository, with a stamp
+# kwokctl and helm; for the real-kubelet test tier also kubelet and fakegpu's fake container runtime
+# (tests/kubelet/fake_runtime). Output goes to a versioned cache directory outside the repository, with a stamp
 # file; a warm cache makes this a no-op. Prints the bin directory as its last line.
 #
 # Environment:
 #   FAKEGPU_CACHE   cache root (default: ~/.cache/fakegpu)
-#   FAKEGPU_BUILD_ONLY  space-separated subset of: k8s etcd kwok helm (default: all)
+#   FAKEGPU_BUILD_ONLY  space-separated subset of: k8s etcd kwok helm kubelet (default: all)
 set -euo pipefail
 
 K8S_VERSION=v1.36.1
@@ -17,7 +18,8 @@ HELM_VERSION=v4.2.4
 
 CACHE_ROOT=${FAKEGPU_CACHE:-$HOME/.cache/fakegpu}
 BIN_DIR="$CACHE_ROOT/bin/k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
-PARTS=${FAKEGPU_BUILD_ONLY:-k8s etcd kwok helm}
+PARTS=${FAKEGPU_BUILD_ONLY:-k8s etcd kwok helm kubelet}
+FAKE_RUNTIME_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../kubelet/fake_runtime" && pwd)
 
 log() { printf '[cluster:build] %s\n' "$*" >&2; }
 die() { printf '[cluster:build] error: %s\n' "$*" >&2; exit 1; }
@@ -47,10 +49,9 @@ timed() { # timed <label> <command...>
   log "  done in $((SECONDS - start))s"
 }
 
-build_k8s() {
-  stamp_ok k8s kube-apiserver kube-controller-manager kube-scheduler kubectl && { log "k8s $K8S_VERSION cached"; return; }
-  check_proxy
-  mkdir -p "$WORK/k8s" && cd "$WORK/k8s"
+# k8s_module <dir>: a Go module in <dir> that requires k8s.io/kubernetes with its staging modules pinned.
+k8s_module() {
+  mkdir -p "$1" && cd "$1"
   printf 'module local/k8sbuild\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n' "$K8S_VERSION" > go.mod
   for m in api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider \
     cluster-bootstrap code-generator component-base component-helpers controller-manager cri-api \
@@ -59,10 +60,10 @@ build_k8s() {
     mount-utils pod-security-admission sample-apiserver sample-cli-plugin sample-controller streaming; do
     echo "replace k8s.io/$m => k8s.io/$m $K8S_STAGING_VERSION" >> go.mod
   done
-  local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
-  log "resolving k8s.io/kubernetes $K8S_VERSION modules (first run downloads ~2 GB)"
-  # shellcheck disable=SC2046
-  go get -tool $(for p in $pkgs; do printf '%s@%s ' "$p" "$K8S_VERSION"; done)
+}
+
+# k8s_ldflags: version stamps of the k8s.io/kubernetes binaries.
+k8s_ldflags() {
   local minor ldf="-s -w" date
   minor=$(echo "$K8S_VERSION" | cut -d. -f2)
   date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -70,10 +71,44 @@ build_k8s() {
     ldf="$ldf -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldf="$ldf -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
   done
+  echo "$ldf"
+}
+
+build_k8s() {
+  stamp_ok k8s kube-apiserver kube-controller-manager kube-scheduler kubectl && { log "k8s $K8S_VERSION cached"; return; }
+  check_proxy
+  k8s_module "$WORK/k8s"
+  local pkgs="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
+  log "resolving k8s.io/kubernetes $K8S_VERSION modules (first run downloads ~2 GB)"
+  # shellcheck disable=SC2046
+  go get -tool $(for p in $pkgs; do printf '%s@%s ' "$p" "$K8S_VERSION"; done)
+  local ldf
+  ldf=$(k8s_ldflags)
   for p in $pkgs; do
     timed "$(basename "$p")" go build -ldflags "$ldf" -o "$BIN_DIR/" "$p"
   done
   touch "$BIN_DIR/.stamp-k8s"
+}
+
+# The real-kubelet tier: kubelet, and the fake runtime (rebuilt when its source changes).
+build_kubelet() {
+  local src_sum
+  src_sum=$(cat "$FAKE_RUNTIME_SRC"/*.go | sha256sum | cut -c1-12)
+  if stamp_ok kubelet kubelet && stamp_ok "fake-runtime-$src_sum" fake-runtime; then
+    log "kubelet $K8S_VERSION and fake runtime cached"
+    return
+  fi
+  check_proxy
+  k8s_module "$WORK/kubelet"
+  go get -tool "k8s.io/kubernetes/cmd/kubelet@$K8S_VERSION"
+  mkdir -p fake_runtime && cp "$FAKE_RUNTIME_SRC"/*.go fake_runtime/
+  if ! stamp_ok kubelet kubelet; then
+    timed kubelet go build -ldflags "$(k8s_ldflags)" -o "$BIN_DIR/kubelet" k8s.io/kubernetes/cmd/kubelet
+    touch "$BIN_DIR/.stamp-kubelet"
+  fi
+  rm -f "$BIN_DIR"/.stamp-fake-runtime-*
+  timed "fake runtime" go build -ldflags "-s -w" -o "$BIN_DIR/fake-runtime" ./fake_runtime
+  touch "$BIN_DIR/.stamp-fake-runtime-$src_sum"
 }
 
 build_etcd() {
@@ -110,7 +145,8 @@ for part in $PARTS; do
     etcd) build_etcd ;;
     kwok) build_kwok ;;
     helm) build_helm ;;
-    *) die "unknown part '$part' in FAKEGPU_BUILD_ONLY (expected k8s, etcd, kwok, helm)" ;;
+    kubelet) build_kubelet ;;
+    *) die "unknown part '$part' in FAKEGPU_BUILD_ONLY (expected k8s, etcd, kwok, helm, kubelet)" ;;
   esac
 done
 log "control plane ready in $BIN_DIR ($((SECONDS - total_start))s)"

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isDeepStrictEqual } from "node:util";
 import type { ClusterTopology } from "./model.ts";
 import {
   type NodeGpuState,
@@ -64,6 +65,17 @@ export function slimNode(node: NodeObject): NodeObject {
   };
 }
 
+/**
+ * Whether two trimmed versions of a node differ only in their resource version (and, unless `status` is
+ * set, their status): KWOK's heartbeats change nothing the roles read, so they need not look at the node
+ * again.
+ */
+export function sameSlimNode(a: NodeObject, b: NodeObject, status = true): boolean {
+  const { resourceVersion: _a, ...metaA } = a.metadata ?? {};
+  const { resourceVersion: _b, ...metaB } = b.metadata ?? {};
+  return isDeepStrictEqual(metaA, metaB) && (!status || isDeepStrictEqual(a.status, b.status));
+}
+
 /** A ConfigMap as the roles read it. */
 export interface ConfigMapObject extends KubeObject {
   /** ConfigMap data. */
@@ -94,6 +106,8 @@ export interface FleetWatchOptions {
   onNodeChanged: (node: string) => void;
   /** Watch only this node and its state (a per-node process); default every node. */
   node?: string;
+  /** Whether the role reads node status (capacity, allocatable): a status change then counts. @default true */
+  readsNodeStatus?: boolean;
 }
 
 /** The live fleet view. */
@@ -127,7 +141,10 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
     signal,
     transform: slimNode,
     onChange: (change) => {
-      if (change.type !== "synced") changed(change.object.metadata?.name);
+      if (change.type === "synced") return;
+      const { previous, object } = change.type === "upsert" ? change : {};
+      if (previous && object && sameSlimNode(previous, object, options.readsNodeStatus ?? true)) return;
+      changed(change.object.metadata?.name);
     },
   });
   const stateConfigMaps = watchNodeStates(client, {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isKwokNode, slimNode } from "./fleet_watch.ts";
+import { isKwokNode, sameSlimNode, slimNode } from "./fleet_watch.ts";
 import { ownedMapKeys } from "./managed_fields.ts";
 
 const node = {
@@ -45,4 +45,23 @@ Deno.test("slimNode() keeps what the roles read and drops the rest", () => {
 Deno.test("isKwokNode() needs the annotation value fake", () => {
   assert.equal(isKwokNode({ metadata: { annotations: { "kwok.x-k8s.io/node": "real" } } }), false);
   assert.equal(isKwokNode({}), false);
+});
+
+Deno.test("sameSlimNode() ignores a heartbeat and sees a label, annotation or resource change", () => {
+  const heartbeat = {
+    ...node,
+    metadata: { ...node.metadata, resourceVersion: "43" },
+    status: { ...node.status, conditions: [{ type: "Ready", status: "True", lastHeartbeatTime: "now" }] },
+  };
+  assert.equal(sameSlimNode(slimNode(node), slimNode(heartbeat)), true);
+  const relabelled = { ...heartbeat, metadata: { ...heartbeat.metadata, labels: { "gpu-pool": "h100" } } };
+  assert.equal(sameSlimNode(slimNode(node), slimNode(relabelled)), false);
+  const faulted = {
+    ...heartbeat,
+    metadata: { ...heartbeat.metadata, annotations: { "fakegpu.io/gpu-faults": "{}" } },
+  };
+  assert.equal(sameSlimNode(slimNode(node), slimNode(faulted)), false);
+  const advertised = { ...heartbeat, status: { ...heartbeat.status, allocatable: { cpu: "96" } } };
+  assert.equal(sameSlimNode(slimNode(node), slimNode(advertised)), false);
+  assert.equal(sameSlimNode(slimNode(node), slimNode(advertised), false), true, "status not read");
 });

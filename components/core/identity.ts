@@ -50,6 +50,21 @@ function dashed(hex32: string): string {
   return hex32.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
 }
 
+/** UUID and serial by node name and index: hashing them again on every reconcile of a 1000-node fleet adds up. */
+const hashedIds = new Map<string, { uuid: string; serial: string }>();
+const HASHED_IDS_MAX = 100_000;
+
+function hashedIdentity(nodeName: string, index: number): { uuid: string; serial: string } {
+  const key = `${nodeName}/${index}`;
+  let ids = hashedIds.get(key);
+  if (!ids) {
+    if (hashedIds.size >= HASHED_IDS_MAX) hashedIds.clear();
+    ids = { uuid: gpuUuid(nodeName, index), serial: serialNumber(nodeName, index) };
+    hashedIds.set(key, ids);
+  }
+  return ids;
+}
+
 function gpuUuid(nodeName: string, index: number): string {
   return "GPU-" + dashed(hex(sha1(`fakegpu/gpu/${nodeName}/${index}`)).slice(0, 32));
 }
@@ -86,12 +101,10 @@ export function gpuDevices(nodeName: string, model: GpuModel, count: number): Gp
   if (!Number.isInteger(count) || count < 0) {
     throw new RangeError(`Cannot derive GPU identities: count must be a non-negative integer, got ${count}`);
   }
-  return Array.from({ length: count }, (_, index) => ({
-    index,
-    uuid: gpuUuid(nodeName, index),
-    pciBusId: pciBusId(model, index),
-    serial: serialNumber(nodeName, index),
-  }));
+  return Array.from({ length: count }, (_, index) => {
+    const { uuid, serial } = hashedIdentity(nodeName, index);
+    return { index, uuid, pciBusId: pciBusId(model, index), serial };
+  });
 }
 
 /**

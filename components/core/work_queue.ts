@@ -70,6 +70,7 @@ export class WorkQueue {
   }
 
   #notifyIdle(): void {
+    if (this.#idleWaiters.length === 0) return;
     if (this.size !== 0 && !this.#options.signal?.aborted) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];

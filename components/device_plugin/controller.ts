@@ -8,8 +8,9 @@ import { isKwokNode, watchFleet } from "../core/fleet_watch.ts";
 import { log } from "../core/log.ts";
 import { ownedMapKeys } from "../core/managed_fields.ts";
 import { WorkQueue } from "../core/work_queue.ts";
-import type { KubeClient } from "../core/kube/client.ts";
-import { advertisementNeedsWrite, desiredResources } from "./reconcile.ts";
+import type { KubeClient, KubeObject } from "../core/kube/client.ts";
+import { RecentWrites } from "../core/recent_writes.ts";
+import { type Advertisement, advertisementNeedsWrite, desiredResources } from "./reconcile.ts";
 
 /** Field manager of the node status writes. */
 export const DEVICE_PLUGIN_MANAGER = "fakegpu-device-plugin";
@@ -34,6 +35,7 @@ export async function runKwokDevicePlugin(
   options: KwokDevicePluginOptions,
 ): Promise<void> {
   const { signal } = options;
+  const writes = new RecentWrites<Advertisement>();
   const queue = new WorkQueue({ concurrency: options.workers, signal, handle: reconcileNode });
   const fleet = watchFleet(client, {
     namespace: options.namespace,
@@ -57,11 +59,16 @@ export async function runKwokDevicePlugin(
       state: fleet.state(name)?.state,
     });
     if (!desired) return;
-    const owned = ownedMapKeys(node, DEVICE_PLUGIN_MANAGER, ["status", "capacity"], {
-      subresource: "status",
-    });
-    if (!advertisementNeedsWrite(node.status ?? {}, owned, desired)) return;
-    await client.apply(
+    const pending = writes.pending(name, node.metadata?.resourceVersion);
+    const needsWrite = pending
+      ? advertisementNeedsWrite(pending, new Set(Object.keys(pending.capacity)), desired)
+      : advertisementNeedsWrite(
+        node.status ?? {},
+        ownedMapKeys(node, DEVICE_PLUGIN_MANAGER, ["status", "capacity"], { subresource: "status" }),
+        desired,
+      );
+    if (!needsWrite) return;
+    const written = await client.apply<KubeObject>(
       `/api/v1/nodes/${name}/status`,
       {
         apiVersion: "v1",
@@ -71,6 +78,7 @@ export async function runKwokDevicePlugin(
       },
       { fieldManager: DEVICE_PLUGIN_MANAGER, force: true },
     );
+    writes.record(name, desired, written?.metadata?.resourceVersion);
     log.info("node resources advertised", { node: name, resources: desired });
   }
 }

@@ -12,7 +12,14 @@ import { isKwokNode, watchFleet } from "../core/fleet_watch.ts";
 import { gpuNodeLabels } from "../core/gfd_labels.ts";
 import { log } from "../core/log.ts";
 import { ownedMapKeys } from "../core/managed_fields.ts";
-import { decodeNodeState, encodeNodeState, stateConfigMap, stateConfigMapName } from "../core/node_state.ts";
+import {
+  decodeNodeState,
+  encodeNodeState,
+  STATE_DATA_KEY,
+  stateConfigMap,
+  stateConfigMapName,
+} from "../core/node_state.ts";
+import { RecentWrites } from "../core/recent_writes.ts";
 import { WorkQueue } from "../core/work_queue.ts";
 import { KubeApiError, type KubeClient, type KubeObject } from "../core/kube/client.ts";
 import { emitEvent } from "../core/kube/events.ts";
@@ -56,6 +63,8 @@ export async function runStatusUpdaterController(
   const podsByNode = new Map<string, Map<string, Pod>>();
   const claimsByNode = new Map<string, Map<string, ClaimLike>>();
   const reported = new Set<string>();
+  const stateWrites = new RecentWrites<string>();
+  const labelWrites = new RecentWrites<Record<string, string>>();
   let fleetReady = false;
 
   const queue = new WorkQueue({ concurrency: options.workers, signal, handle: reconcileNode });
@@ -65,6 +74,7 @@ export async function runStatusUpdaterController(
     topologyFile: options.topologyFile,
     signal,
     component: "status-updater",
+    readsNodeStatus: false,
     // Nothing is decided before the pods are listed too: a node reconciled without its pods would free
     // their GPUs. Once both are synced every node is queued below.
     onNodeChanged: (name) => {
@@ -143,6 +153,7 @@ export async function runStatusUpdaterController(
     const poolName = node?.metadata?.labels?.[topology.nodePoolLabelKey];
     const cmPath = `/api/v1/namespaces/${namespace}/configmaps/${stateConfigMapName(name)}`;
     if (!node || !poolName) {
+      stateWrites.forget(name);
       if (entry) {
         await client.delete(cmPath);
         log.info("node left the GPU fleet; state removed", { node: name });
@@ -195,12 +206,24 @@ export async function runStatusUpdaterController(
       faults: faults.faults,
       claimed: claimed.byIndex,
     });
-    const normalised = decodeNodeState(encodeNodeState(decision.state));
-    if (!entry?.state || !isDeepStrictEqual(entry.state, normalised)) {
-      await client.apply(cmPath, stateConfigMap(namespace, decision.state), {
-        fieldManager: STATUS_UPDATER_MANAGER,
-        force: true,
-      });
+    const text = encodeNodeState(decision.state);
+    const pending = stateWrites.pending(name, entry?.configMap.metadata?.resourceVersion);
+    // Same text: nothing to write (the common case, no decoding); else compare the values, so a state written
+    // with other formatting (an older version) is not rewritten for its looks alone.
+    const unchanged = pending === undefined
+      ? text === entry?.configMap.data?.[STATE_DATA_KEY] ||
+        (!!entry?.state && isDeepStrictEqual(entry.state, decodeNodeState(text)))
+      : text === pending;
+    if (!unchanged) {
+      const written = await client.apply<KubeObject>(
+        cmPath,
+        stateConfigMap(namespace, decision.state, text),
+        {
+          fieldManager: STATUS_UPDATER_MANAGER,
+          force: true,
+        },
+      );
+      stateWrites.record(name, text, written?.metadata?.resourceVersion);
       log.info("node state written", {
         node: name,
         pool: poolName,
@@ -218,10 +241,14 @@ export async function runStatusUpdaterController(
   }
 
   async function applyLabels(name: string, node: KubeObject, desired: Record<string, string>): Promise<void> {
-    const owned = ownedMapKeys(node, STATUS_UPDATER_MANAGER, ["metadata", "labels"]);
-    const labels = labelsToApply(node.metadata?.labels ?? {}, owned, desired);
+    const pending = labelWrites.pending(name, node.metadata?.resourceVersion);
+    const labels = pending ? labelsToApply(pending, new Set(Object.keys(pending)), desired) : labelsToApply(
+      node.metadata?.labels ?? {},
+      ownedMapKeys(node, STATUS_UPDATER_MANAGER, ["metadata", "labels"]),
+      desired,
+    );
     if (!labels) return;
-    await client.apply(`/api/v1/nodes/${name}`, {
+    const written = await client.apply<KubeObject>(`/api/v1/nodes/${name}`, {
       apiVersion: "v1",
       kind: "Node",
       metadata: { name, labels },
@@ -229,6 +256,7 @@ export async function runStatusUpdaterController(
       fieldManager: STATUS_UPDATER_MANAGER,
       force: true,
     });
+    labelWrites.record(name, labels, written?.metadata?.resourceVersion);
     log.info("node labels applied", { node: name, labels: Object.keys(labels).length });
   }
 

@@ -1,15 +1,21 @@
 /**
  * Benchmark (prints figures, asserts nothing): on a real local control plane with status-updater and the
- * KWOK device plugin running, create N pool nodes and measure how long until every node advertises its
- * GPUs, the per-node latency (node created → `nvidia.com/gpu` in allocatable), and each role's peak RSS
- * and CPU seconds. With `--scrapes K` dcgm-exporter (`--node-scope kwok`) runs too, optionally with
- * `--pods P` one-GPU pods holding GPUs, and K full scrapes of its `/metrics` are timed while the fleet runs,
- * one every `--scrape-interval-ms` (default 1000, Prometheus' shortest common interval).
+ * KWOK device plugin running, `--creators` parallel creators create N pool nodes, and it reports the time to
+ * create them, from the first create until every node advertises its GPUs and until every node carries its
+ * GFD labels, the per-node latency (node created → `nvidia.com/gpu` in allocatable) p50/p99, each role's
+ * peak RSS and CPU seconds, the control plane's CPU seconds in the `--window-s` seconds after the first
+ * create (and until the fleet is done), the API requests per node by verb and resource
+ * (`apiserver_request_total`), and Node updates per node as a watcher sees them.
  *
- * `deno task bench:fleet [--nodes 1000] [--mix a100=0.3,h100=0.3,l40s=0.4]`: 1000 nodes = 6400 GPUs.
- * `deno task bench:dcgm`: 1000 nodes × 8 GPUs (a100 and h100), 1000 pods, 30 scrapes.
+ * `deno task bench:fleet [--nodes 1000] [--creators 16] [--mix a100=0.6,h100=0.2,l40s=0.2]`.
+ * `--bare`: no role runs, only the nodes are created: the control plane's baseline for the same window.
+ * `--churn 5000`: then 5000 one-GPU pods as Deployments of 100 (see pod_churn.ts), deleted again.
  * `--dra`: every pool has `gpuOffer: dra`, dra-plugin runs too, and a node counts as advertised once its
  * ResourceSlice holds all its GPUs.
+ * `--scrapes K`: dcgm-exporter (`--node-scope kwok`) runs too, optionally with `--pods P` one-GPU pods holding
+ * GPUs, and K full scrapes of its `/metrics` are timed, one every `--scrape-interval-ms` (default 1000).
+ * `deno task bench:dcgm`: 1000 nodes × 8 GPUs (a100 and h100), 1000 pods, 30 scrapes.
+ * `--cpu-prof DIR`: the roles write V8 CPU profiles into DIR when they stop.
  */
 import { parseArgs } from "node:util";
 import { startControlPlane } from "../../components/local_fleet/control_plane.ts";
@@ -20,23 +26,36 @@ import { fleetNodes } from "../../components/local_fleet/fleet.ts";
 import { startRole } from "../cluster/roles.ts";
 import { freePort } from "../cluster/prometheus.ts";
 import { podSpec } from "../cluster/fleet_fixtures.ts";
+import {
+  apiRequestCounts,
+  controlPlaneCpuSeconds,
+  percentile,
+  procStats,
+  requestsPerNode,
+} from "./bench_stats.ts";
+import { runPodChurn } from "./pod_churn.ts";
 
 const { values } = parseArgs({
   options: {
     "bin-dir": { type: "string" },
     nodes: { type: "string", default: "1000" },
-    "create-concurrency": { type: "string", default: "16" },
+    creators: { type: "string", default: "16" },
+    bare: { type: "boolean", default: false },
+    "window-s": { type: "string", default: "30" },
+    churn: { type: "string", default: "0" },
     dra: { type: "boolean", default: false },
-    mix: { type: "string", default: "a100=0.3,h100=0.3,l40s=0.4" },
+    mix: { type: "string", default: "a100=0.6,h100=0.2,l40s=0.2" },
     scrapes: { type: "string", default: "0" },
     pods: { type: "string", default: "0" },
     "scrape-interval-ms": { type: "string", default: "1000" },
+    "cpu-prof": { type: "string" },
   },
 });
 const binDir = values["bin-dir"] ?? Deno.env.get("FAKEGPU_CLUSTER_BIN");
 if (!binDir) throw new Error("--bin-dir is required (last line of tests/cluster/setup.sh)");
 const total = Number(values.nodes);
 const NS = "gpu-operator";
+const GPU_LABEL = "nvidia.com/gpu.product";
 
 /** Nodes per pool for `n` nodes split by `--mix` shares (the last pool takes the rounding rest). */
 function mix(n: number): Record<string, number> {
@@ -52,17 +71,7 @@ function mix(n: number): Record<string, number> {
   return counts;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))];
-}
-
-async function procStats(pid: number): Promise<{ peakRssMiB: number; cpuSeconds: number }> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  const stat = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  return { peakRssMiB: hwm / 1024, cpuSeconds: ticks / 100 };
-}
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 const counts = mix(total);
 const topologyYaml = (values.dra ? "gpuOffer: dra\n" : "") +
@@ -72,7 +81,9 @@ const topologyYaml = (values.dra ? "gpuOffer: dra\n" : "") +
     .replace(/(l40s:[\s\S]*?nodeCount: )0/, `$1${counts.l40s}`);
 const plan = fleetNodes(parseTopologyYaml(topologyYaml));
 const gpus = plan.reduce((s, p) => s + p.gpus, 0);
-console.log(`fleet: ${plan.length} nodes, ${gpus} GPUs (${JSON.stringify(counts)})`);
+console.log(
+  `fleet: ${plan.length} nodes, ${gpus} GPUs (${JSON.stringify(counts)}), ${values.creators} creators`,
+);
 
 await using plane = await startControlPlane({ binDir });
 const client = await connect({ kubeconfig: plane.kubeconfigPath, qps: 500, burst: 1000 });
@@ -85,10 +96,14 @@ await client.create(`/api/v1/namespaces/${NS}/configmaps`, {
   data: { "topology.yml": topologyYaml },
 });
 const roleArgs = ["--kubeconfig", plane.kubeconfigPath, "--namespace", NS];
-const quiet = { logDir, env: { FAKEGPU_LOG_LEVEL: "warn" } };
+const quiet = {
+  logDir,
+  env: { FAKEGPU_LOG_LEVEL: "warn" },
+  denoFlags: values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [],
+};
 const scrapes = Number(values.scrapes);
 const metricsPort = freePort();
-const roles = [
+const roles = values.bare ? [] : [
   await startRole("status-updater", roleArgs, quiet),
   await startRole("device-plugin", roleArgs, quiet),
   ...(scrapes > 0
@@ -101,37 +116,64 @@ await new Promise((r) => setTimeout(r, 3000));
 const expected = new Map(plan.map((p) => [p.name, String(p.gpus)]));
 const created = new Map<string, number>();
 const advertised = new Map<string, number>();
-let allDone!: () => void;
-const done = new Promise<void>((resolve) => allDone = resolve);
+const labelled = new Map<string, number>();
+let nodeUpdates = 0;
+let fleetDone!: () => void;
+const done = new Promise<void>((resolve) => fleetDone = resolve);
+const checkDone = () => {
+  const complete = values.bare ? created.size : Math.min(advertised.size, labelled.size);
+  if (complete === plan.length) fleetDone();
+};
 const stop = new AbortController();
 interface Advertising extends KubeObject {
-  metadata?: { name?: string };
   status?: { allocatable?: Record<string, string> };
   spec?: { pool?: { name?: string }; devices?: unknown[] };
 }
-/** The node an object offers GPUs for and how many: a Node's allocatable, or (`--dra`) a slice's devices. */
-const offered = values.dra
-  ? (o: Advertising): [string, string] => [o.spec?.pool?.name ?? "", String(o.spec?.devices?.length)]
-  : (o: Advertising): [string, string | undefined] => [
-    o.metadata?.name ?? "",
-    o.status?.allocatable?.["nvidia.com/gpu"],
-  ];
-startReflector<Advertising>(client, {
-  path: values.dra ? "/apis/resource.k8s.io/v1/resourceslices" : "/api/v1/nodes",
+const advertisedOnce = (name: string, count: string | undefined) => {
+  if (advertised.has(name) || expected.get(name) !== count) return;
+  advertised.set(name, performance.now());
+  checkDone();
+};
+const nodes = startReflector<Advertising>(client, {
+  path: "/api/v1/nodes",
   signal: stop.signal,
+  transform: (n) => ({
+    metadata: {
+      name: n.metadata?.name,
+      resourceVersion: n.metadata?.resourceVersion,
+      labels: n.metadata?.labels,
+    },
+    status: n.status,
+  }),
   onChange: (change) => {
     if (change.type !== "upsert") return;
-    const [name, count] = offered(change.object);
-    if (advertised.has(name) || expected.get(name) !== count) return;
-    advertised.set(name, performance.now());
-    if (advertised.size === plan.length) allDone();
+    const name = change.object.metadata?.name ?? "";
+    if (change.previous) nodeUpdates++;
+    if (!labelled.has(name) && change.object.metadata?.labels?.[GPU_LABEL]) {
+      labelled.set(name, performance.now());
+      checkDone();
+    }
+    if (!values.dra) advertisedOnce(name, change.object.status?.allocatable?.["nvidia.com/gpu"]);
   },
 });
+if (values.dra) {
+  startReflector<Advertising>(client, {
+    path: "/apis/resource.k8s.io/v1/resourceslices",
+    signal: stop.signal,
+    onChange: (change) => {
+      if (change.type !== "upsert") return;
+      advertisedOnce(change.object.spec?.pool?.name ?? "", String(change.object.spec?.devices?.length));
+    },
+  });
+}
+await nodes.synced;
 
+const requestsBefore = await apiRequestCounts(client);
+const planeCpuBefore = await controlPlaneCpuSeconds(plane.clusterDir);
 const start = performance.now();
 const queue = [...plan];
 await Promise.all(
-  Array.from({ length: Number(values["create-concurrency"]) }, async () => {
+  Array.from({ length: Number(values.creators) }, async () => {
     for (let p = queue.shift(); p; p = queue.shift()) {
       created.set(p.name, performance.now());
       await client.create("/api/v1/nodes", p.object);
@@ -139,29 +181,65 @@ await Promise.all(
   }),
 );
 const createdAll = performance.now();
-const timeout = setTimeout(() => allDone(), 300_000);
+checkDone();
+const timeout = setTimeout(() => fleetDone(), 300_000);
 await done;
 clearTimeout(timeout);
 const end = performance.now();
+const windowMs = Number(values["window-s"]) * 1000;
+await new Promise((r) => setTimeout(r, Math.max(0, start + windowMs - performance.now())));
+const planeCpu = await controlPlaneCpuSeconds(plane.clusterDir) - planeCpuBefore;
+const requestsAfter = await apiRequestCounts(client);
 
-const latencies = plan.map((p) => (advertised.get(p.name) ?? NaN) - created.get(p.name)!).sort((a, b) =>
-  a - b
-);
-console.log(`nodes created in ${((createdAll - start) / 1000).toFixed(1)} s`);
+console.log(`nodes created in ${seconds(createdAll - start)}`);
+if (!values.bare) {
+  const last = (m: Map<string, number>) => Math.max(...m.values()) - start;
+  console.log(
+    `all ${advertised.size}/${plan.length} nodes advertised ${seconds(last(advertised))} and ` +
+      `${labelled.size}/${plan.length} labelled ${seconds(last(labelled))} after the first create`,
+  );
+  const latencies = plan.map((p) => (advertised.get(p.name) ?? NaN) - created.get(p.name)!).sort((a, b) =>
+    a - b
+  );
+  console.log(
+    `per-node latency: p50 ${seconds(percentile(latencies, 50))}, p99 ${
+      seconds(percentile(latencies, 99))
+    }, ` +
+      `max ${seconds(latencies.at(-1)!)}`,
+  );
+}
 console.log(
-  `all ${advertised.size}/${plan.length} nodes advertised ${
-    ((end - start) / 1000).toFixed(1)
-  } s after the first create`,
+  `control plane CPU ${planeCpu.toFixed(1)} s in the ${
+    seconds(Math.max(windowMs, end - start))
+  } after the first create`,
 );
+console.log(`Node updates seen by a watcher: ${(nodeUpdates / plan.length).toFixed(2)} per node`);
 console.log(
-  `per-node latency: p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${
-    (percentile(latencies, 99) / 1000).toFixed(2)
-  } s, max ${(latencies.at(-1)! / 1000).toFixed(2)} s`,
+  `API requests per node: ${requestsPerNode(requestsBefore, requestsAfter, plan.length).join(", ")}`,
 );
+const churn = Number(values.churn);
+if (churn > 0) {
+  const updater = roles.find((r) => r.role === "status-updater")!;
+  const cpuBefore = (await procStats(updater.pid)).cpuSeconds;
+  const times = await runPodChurn(client, churn, NS);
+  const after = await procStats(updater.pid);
+  console.log(
+    `pod churn: ${churn} one-GPU pods Running and holding their GPUs in ${
+      times.holdersSeconds.toFixed(1)
+    } s, ` +
+      `every GPU free ${times.freedSeconds.toFixed(1)} s after deleting them; status-updater peak RSS ` +
+      `${after.peakRssMiB.toFixed(0)} MiB, CPU ${
+        (after.cpuSeconds - cpuBefore).toFixed(1)
+      } s during the churn`,
+  );
+}
 if (scrapes > 0) await benchmarkScrapes();
 const stats = await Promise.all(roles.map(async (r) => ({ role: r.role, ...(await procStats(r.pid)) })));
 for (const s of stats) {
   console.log(`${s.role}: peak RSS ${s.peakRssMiB.toFixed(0)} MiB, CPU ${s.cpuSeconds.toFixed(1)} s`);
+}
+if (stats.length) {
+  console.log(`roles' CPU in total: ${stats.reduce((t, s) => t + s.cpuSeconds, 0).toFixed(1)} s`);
 }
 stop.abort();
 await Promise.all(roles.map((r) => r.stop()));

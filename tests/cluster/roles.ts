@@ -31,6 +31,8 @@ export interface StartRoleOptions {
   logDir: string;
   /** Extra environment. */
   env?: Record<string, string>;
+  /** Extra `deno run` flags, e.g. `--cpu-prof`. */
+  denoFlags?: string[];
 }
 
 let counter = 0;
@@ -61,7 +63,15 @@ export async function startRole(
   const out = await Deno.open(logFile, { create: true, write: true, append: true });
   const err = await Deno.open(logFile, { write: true, append: true });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `--v8-flags=${ROLE_V8_FLAGS}`, MAIN, role, ...args],
+    args: [
+      "run",
+      "--allow-all",
+      `--v8-flags=${ROLE_V8_FLAGS}`,
+      ...options.denoFlags ?? [],
+      MAIN,
+      role,
+      ...args,
+    ],
     env: { FAKEGPU_LOG_LEVEL: "info", ...options.env },
     stdin: "null",
     stdout: "piped",

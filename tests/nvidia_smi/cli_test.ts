@@ -86,3 +86,21 @@ Deno.test("the executable runs as nvidia-smi under that name", () => {
   assert.equal(roleOfExecutable("/app/fakegpu", "/usr/local/bin/nvidia-smi"), "nvidia-smi");
   assert.equal(roleOfExecutable("/app/fakegpu", "fakegpu"), undefined);
 });
+
+Deno.test("kubectl nvidia-smi <node> runs fakegpu nvidia-smi for that node", async () => {
+  const plugin = new URL("../../deploy/kubectl-nvidia_smi", import.meta.url).pathname;
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(plugin, {
+      args,
+      env: { FAKEGPU: `${Deno.execPath()} run --allow-all ${MAIN}`, NVIDIA_VISIBLE_DEVICES: "" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, text: decode(out.stdout) + decode(out.stderr) };
+  };
+  assert.deepEqual(await run(), { code: 2, text: "usage: kubectl nvidia-smi <node> [nvidia-smi flags]\n" });
+  const { code, text } = await run("kwok-h100-0", "-L", "--kubeconfig", "/nonexistent");
+  assert.equal(code, 9);
+  assert.match(text, /^fakegpu nvidia-smi: cannot read ConfigMap gpu-operator\/fakegpu-node-kwok-h100-0: /);
+});

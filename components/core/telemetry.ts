@@ -83,7 +83,7 @@ export interface GpuReadings {
 }
 
 /** FNV-1a hash of a string, 32 bits. */
-function hash32(text: string): number {
+export function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return h;

@@ -2,7 +2,9 @@
  * The two nvidia-smi layouts fakegpu prints, chosen by the driver version the pool claims: `580` (drivers
  * 580 and later, the default; from real 580 output in nvidia-stack.md §6.1) and `535` (older drivers;
  * checked byte for byte against the real nvidia-smi 535.261.03, see tests/nvidia_smi/real/). Drivers
- * 550–575 print small variants of these that fakegpu does not model; they get the 535 layout.
+ * 550–575 print small variants of these that fakegpu does not model; they get the 535 layout. What the
+ * reference does not show of the 580 layout (trailing spaces after the time, the blank line before the
+ * processes table being a line of spaces, cutting long PIDs and names) is taken from 535.
  *
  * @module
  */

@@ -25,7 +25,7 @@ import { systemView } from "./view.ts";
 import { selectGpus, visibleDevices } from "./visible.ts";
 
 /** `nvidia-smi --help`. */
-export const HELP_TEXT = `NVIDIA System Management Interface -- fakegpu simulation
+const HELP_TEXT = `NVIDIA System Management Interface -- fakegpu simulation
 
 nvidia-smi [OPTION1 [ARG1]] [OPTION2 [ARG2]] ...
 
@@ -46,8 +46,10 @@ fakegpu:
     NVIDIA_VISIBLE_DEVICES      GPUs visible to the caller: indices or UUIDs, all, none/void (unset: all)
 `;
 
+/** Writes all of `text` to stdout (a pipe may take less than a whole write). */
 function write(text: string): void {
-  Deno.stdout.writeSync(new TextEncoder().encode(text));
+  const bytes = new TextEncoder().encode(text);
+  for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
 }
 
 /** Rejects bad `--format` and fields before anything is read, as the real tool does. */

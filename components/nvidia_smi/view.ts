@@ -8,7 +8,7 @@
 import { stateModel } from "../core/catalogue.ts";
 import type { GpuModel } from "../core/model.ts";
 import type { GpuHolder, NodeGpuDevice, NodeGpuState } from "../core/node_state.ts";
-import { type GpuReadings, gpuReadings } from "../core/telemetry.ts";
+import { type GpuReadings, gpuReadings, hash32 } from "../core/telemetry.ts";
 
 /** One process in the processes table. */
 export interface SmiProcess {
@@ -76,15 +76,8 @@ export interface SmiSystem {
   gpus: SmiGpu[];
 }
 
-/** FNV-1a, 32 bits. */
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
 /** A stable host PID for a holder's container (Linux PIDs stay below 2^22). */
-export function holderPid(holder: GpuHolder): number {
+function holderPid(holder: GpuHolder): number {
   return 1000 + (hash32(`${holder.podUid}/${holder.container}`) % 4_000_000);
 }
 
@@ -95,7 +88,7 @@ function holderProcess(holder: GpuHolder | undefined, readings: GpuReadings | un
 }
 
 /** Hex with a fixed number of upper-case digits. */
-export function hex(value: number, digits: number): string {
+function hex(value: number, digits: number): string {
   return `0x${value.toString(16).toUpperCase().padStart(digits, "0")}`;
 }
 

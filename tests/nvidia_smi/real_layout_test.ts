@@ -1,8 +1,9 @@
 /**
  * fakegpu's nvidia-smi layout 535 against the REAL nvidia-smi 535.261.03 (Debian non-free) running over
- * NVIDIA's mock NVML (tests/nvidia_smi/real_smi.sh; captures in tests/nvidia_smi/real/, HGX H100 profile of
- * k8s-test-infra, `busy` = GPU 0 at 64 % with two processes). Views carrying the mock's values must render
- * byte for byte what the real tool printed; the `-q` report must have the real keys, order and columns.
+ * NVIDIA's mock NVML (real_smi.sh). The captures in real/ are written by capture_real.sh from the mock's
+ * HGX H100 profile: idle, and `busy` (GPU 0 at 64 % with two processes). Views carrying the mock's values
+ * must render byte for byte what the real tool printed; the `-q` report must have the real keys, order and
+ * columns.
  */
 import assert from "node:assert/strict";
 import { findGpuModel } from "../../components/core/catalogue.ts";
@@ -26,7 +27,7 @@ async function real(name: string): Promise<string> {
   return await Deno.readTextFile(new URL(name, REAL));
 }
 
-/** The mock's GPUs (mock-nvml-config-h100.yaml; busy: /tmp busy profile of real_smi.sh's README). */
+/** The mock's GPUs (mock-nvml-config-h100.yaml, and its busy variant from capture_real.sh). */
 function mockSystem(busy: boolean, time: Date): SmiSystem {
   const h100 = findGpuModel("h100")!;
   const base = gpuReadings(h100, {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { writeOutput } from "./output.ts";
 
 /** Log levels in increasing severity. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -43,9 +44,7 @@ function emit(level: LogLevel, msg: string, fields: LogFields = {}): void {
   for (const [key, value] of Object.entries(fields)) {
     line[key] = value instanceof Error ? value.message : value;
   }
-  const text = JSON.stringify(line) + "\n";
-  const bytes = new TextEncoder().encode(text);
-  (level === "error" || level === "warn" ? Deno.stderr : Deno.stdout).writeSync(bytes);
+  writeOutput(level === "error" || level === "warn" ? "stderr" : "stdout", JSON.stringify(line) + "\n");
 }
 
 /** The logger: `log.info("node advertised", { node })`. */

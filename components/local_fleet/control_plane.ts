@@ -641,11 +641,12 @@ async function assertBinaries(o: ResolvedControlPlaneOptions): Promise<void> {
   }
 }
 
-// One pair of SIGINT/SIGTERM listeners tears down every live cluster of this process, then exits.
+// One set of SIGINT/SIGTERM/SIGHUP listeners tears down every live cluster of this process, then exits.
 const liveTeardowns = new Set<() => Promise<void>>();
-const signalHandlers: Record<"SIGINT" | "SIGTERM", () => void> = {
+const signalHandlers: Record<"SIGINT" | "SIGTERM" | "SIGHUP", () => void> = {
   SIGINT: () => void teardownAllAndExit("SIGINT", 130),
   SIGTERM: () => void teardownAllAndExit("SIGTERM", 143),
+  SIGHUP: () => void teardownAllAndExit("SIGHUP", 129),
 };
 
 async function teardownAllAndExit(signal: string, exitCode: number): Promise<void> {
@@ -719,8 +720,8 @@ async function waitUntilReadyOrExplain(
 /**
  * Starts a control plane with `kwokctl create cluster --runtime binary` and waits until `/readyz` is
  * `ok` and the `default` ServiceAccount exists. On failure everything started is torn down and the
- * error carries the tail of the component logs. While the cluster lives, SIGINT/SIGTERM tear it down
- * and exit the process (130/143).
+ * error carries the tail of the component logs. While the cluster lives, SIGINT/SIGTERM/SIGHUP tear it
+ * down and exit the process (130/143/129).
  */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const o = validateControlPlaneOptions(options);

@@ -10,6 +10,7 @@
 import { z } from "zod";
 import { type FlagSpec, parseFlags, printHelpIfAsked } from "../core/flags.ts";
 import { log, setLogRole } from "../core/log.ts";
+import { watchOutputPipes, writeOutput } from "../core/output.ts";
 import { connect, type KubeClient } from "../core/kube/client.ts";
 import { ROLE_V8_FLAGS } from "../core/role_runtime.ts";
 import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../core/topology_config.ts";
@@ -50,7 +51,7 @@ const schema = z.object({
 });
 
 function say(msg: string): void {
-  console.error(`[local-fleet] ${msg}`);
+  writeOutput("stderr", `[local-fleet] ${msg}\n`);
 }
 
 /** The command that runs another role of this same program. */
@@ -63,14 +64,20 @@ function roleCommand(role: string, args: string[]): string[] {
   return [exec, role, ...args];
 }
 
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** Aborted on SIGINT, SIGTERM, SIGHUP, or when nobody reads a piped stdout or stderr any more. */
 function stopSignal(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
+  const watching = new AbortController();
   const onSignal = () => controller.abort();
-  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
+  for (const sig of STOP_SIGNALS) Deno.addSignalListener(sig, onSignal);
+  void watchOutputPipes({ onClosed: onSignal, signal: watching.signal });
   return {
     signal: controller.signal,
     dispose: () => {
-      for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
+      watching.abort();
+      for (const sig of STOP_SIGNALS) Deno.removeSignalListener(sig, onSignal);
     },
   };
 }
@@ -139,7 +146,7 @@ async function waitForAdvertisement(
   }
 }
 
-/** Runs the local fleet until SIGINT/SIGTERM. */
+/** Runs the local fleet until SIGINT, SIGTERM, SIGHUP or its piped output is closed. */
 export async function main(args: string[]): Promise<void> {
   if (printHelpIfAsked("local-fleet", args, LOCAL_FLEET_FLAGS)) return;
   const flags = parseFlags(args, LOCAL_FLEET_FLAGS, schema);
@@ -189,15 +196,18 @@ export async function main(args: string[]): Promise<void> {
     await waitForAdvertisement(client, plan, stop.signal);
     client.close();
     if (!stop.signal.aborted) {
-      console.log(`\n${fleetTable(plan)}\n`);
-      console.log(`The fleet is up. In another shell:
+      writeOutput("stdout", `\n${fleetTable(plan)}\n\n`);
+      writeOutput(
+        "stdout",
+        `The fleet is up. In another shell:
   export KUBECONFIG=${controlPlane.kubeconfigPath} PATH=${controlPlane.binDir}:$PATH
   kubectl get nodes -L gpu-pool,nvidia.com/gpu.product,nvidia.com/gpu.count
   kubectl describe node ${plan[0]?.name ?? "<node>"}
   curl -s http://127.0.0.1:${flags.metricsPort}/metrics | grep DCGM_FI_DEV_GPU_UTIL${
-        offersDra(plan) ? "\n  kubectl get resourceslices -o wide" : ""
-      }
-Press Ctrl-C to stop and tear everything down.`);
+          offersDra(plan) ? "\n  kubectl get resourceslices -o wide" : ""
+        }
+Press Ctrl-C to stop and tear everything down.\n`,
+      );
       await new Promise<void>((resolve) =>
         stop.signal.addEventListener("abort", () => resolve(), { once: true })
       );

@@ -64,3 +64,15 @@ Deno.test("nvidia-smi shows the exporter's values at the same instant, and the h
     }).join(""),
   );
 });
+
+Deno.test("a GPU fallen off the bus: no series in the exporter, and nvidia-smi cannot open it", () => {
+  const state = h100Node();
+  state.devices[0] = { ...state.devices[0], faults: { fallenOffBus: true } };
+  const source = new MetricsSource(loadCounters(undefined), { kind: "kwok" });
+  source.update(state.node, state);
+  const scraped = [...source.render(T, "text")].map((c) => new TextDecoder().decode(c)).join("");
+  assert.ok(!scraped.includes(state.devices[0].uuid));
+  const system = systemView(state, state.devices, new Date(T * 1000));
+  assert.deepEqual(system.gpus.map((g) => g.uuid), [state.devices[1].uuid]);
+  assert.deepEqual(system.lost, [state.devices[0].pciBusId]);
+});

@@ -91,6 +91,9 @@ export async function main(args: string[]): Promise<number> {
     }
     const { state } = result;
     const system = systemView(state, visibleDevices(state.devices, env.NVIDIA_VISIBLE_DEVICES), new Date());
+    for (const bus of system.lost) {
+      write(`Unable to determine the device handle for GPU${bus.slice(4)}: Unknown Error\n`);
+    }
     const gpus = selectGpus(system.gpus, request.kind === "list" ? undefined : request.ids);
     if (gpus.length === 0) throw new SmiExit("No devices were found", 6);
     switch (request.kind) {

@@ -25,9 +25,7 @@ export interface Field<T> {
 
 type GpuField = Field<SmiGpu>;
 
-const watts = (w: number | undefined) => w === undefined ? undefined : w.toFixed(2);
-const ifRead = <T>(gpu: SmiGpu, f: (r: NonNullable<SmiGpu["readings"]>) => T) =>
-  gpu.readings ? f(gpu.readings) : undefined;
+const watts = (w: number) => w.toFixed(2);
 const enabled = (on: boolean) => on ? "Enabled" : "Disabled";
 
 /** Every `--query-gpu` field fakegpu answers. */
@@ -49,17 +47,17 @@ export const GPU_FIELDS: readonly GpuField[] = [
   { name: "pstate", value: (g) => g.pstate },
   { name: "fan.speed", unit: "%", value: () => undefined },
   { name: "memory.total", unit: "MiB", value: (g) => g.memoryTotalMiB },
-  { name: "memory.reserved", unit: "MiB", value: (g) => ifRead(g, (r) => r.fb.reserved) },
-  { name: "memory.used", unit: "MiB", value: (g) => ifRead(g, (r) => r.fb.used) },
-  { name: "memory.free", unit: "MiB", value: (g) => ifRead(g, (r) => r.fb.free) },
+  { name: "memory.reserved", unit: "MiB", value: (g) => g.readings.fb.reserved },
+  { name: "memory.used", unit: "MiB", value: (g) => g.readings.fb.used },
+  { name: "memory.free", unit: "MiB", value: (g) => g.readings.fb.free },
   { name: "compute_mode", value: () => "Default" },
   { name: "compute_cap", value: (g) => g.computeCap },
-  { name: "utilization.gpu", unit: "%", value: (g) => ifRead(g, (r) => r.gpuUtil) },
-  { name: "utilization.memory", unit: "%", value: (g) => ifRead(g, (r) => r.memCopyUtil) },
-  { name: "temperature.gpu", value: (g) => ifRead(g, (r) => r.gpuTempC) },
-  { name: "temperature.memory", value: (g) => ifRead(g, (r) => r.memoryTempC) },
-  { name: "power.draw", unit: "W", value: (g) => watts(g.readings?.powerW) },
-  { name: "power.draw.instant", unit: "W", value: (g) => watts(g.readings?.powerW) },
+  { name: "utilization.gpu", unit: "%", value: (g) => g.readings.gpuUtil },
+  { name: "utilization.memory", unit: "%", value: (g) => g.readings.memCopyUtil },
+  { name: "temperature.gpu", value: (g) => g.readings.gpuTempC },
+  { name: "temperature.memory", value: (g) => g.readings.memoryTempC },
+  { name: "power.draw", unit: "W", value: (g) => watts(g.readings.powerW) },
+  { name: "power.draw.instant", unit: "W", value: (g) => watts(g.readings.powerW) },
   { name: "power.limit", unit: "W", value: (g) => watts(g.powerLimitW) },
   { name: "enforced.power.limit", unit: "W", value: (g) => watts(g.powerLimitW) },
   { name: "power.default_limit", unit: "W", value: (g) => watts(g.powerLimitW) },
@@ -68,19 +66,19 @@ export const GPU_FIELDS: readonly GpuField[] = [
     name: "clocks.current.graphics",
     aliases: ["clocks.gr"],
     unit: "MHz",
-    value: (g) => ifRead(g, (r) => r.smClockMHz),
+    value: (g) => g.readings.smClockMHz,
   },
   {
     name: "clocks.current.sm",
     aliases: ["clocks.sm"],
     unit: "MHz",
-    value: (g) => ifRead(g, (r) => r.smClockMHz),
+    value: (g) => g.readings.smClockMHz,
   },
   {
     name: "clocks.current.memory",
     aliases: ["clocks.mem"],
     unit: "MHz",
-    value: (g) => ifRead(g, (r) => r.memClockMHz),
+    value: (g) => g.readings.memClockMHz,
   },
   { name: "clocks.max.graphics", aliases: ["clocks.max.gr"], unit: "MHz", value: (g) => g.maxSmClockMHz },
   { name: "clocks.max.sm", unit: "MHz", value: (g) => g.maxSmClockMHz },
@@ -88,13 +86,13 @@ export const GPU_FIELDS: readonly GpuField[] = [
     name: "clocks.max.memory",
     aliases: ["clocks.max.mem"],
     unit: "MHz",
-    value: (g) => ifRead(g, (r) => r.memClockMHz),
+    value: (g) => g.readings.memClockMHz,
   },
   { name: "mig.mode.current", value: (g) => g.migMode },
   { name: "mig.mode.pending", value: (g) => g.migMode },
   { name: "ecc.mode.current", value: () => enabled(true) },
-  { name: "ecc.errors.corrected.volatile.total", value: (g) => ifRead(g, (r) => r.ecc.correctable) },
-  { name: "ecc.errors.uncorrected.volatile.total", value: (g) => ifRead(g, (r) => r.ecc.uncorrectable) },
+  { name: "ecc.errors.corrected.volatile.total", value: (g) => g.readings.ecc.correctable },
+  { name: "ecc.errors.uncorrected.volatile.total", value: (g) => g.readings.ecc.uncorrectable },
 ];
 
 /** A process with the GPU it runs on. */

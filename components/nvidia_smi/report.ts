@@ -73,9 +73,8 @@ function identity(gpu: SmiGpu): Entry[] {
 
 function section(name: DisplaySection, gpu: SmiGpu, withSamples: boolean): Entry[] {
   const r = gpu.readings;
-  const v = <T>(f: (x: NonNullable<SmiGpu["readings"]>) => T) => r ? f(r) : NA;
   const active = (on: boolean) => on ? "Active" : "Not Active";
-  const bits = r?.clockEventReasons ?? 0;
+  const bits = r.clockEventReasons;
   const watts = (w: number) => `${w.toFixed(2)} W`;
   const mhz = (n: number | string) => typeof n === "number" ? `${n} MHz` : n;
   switch (name) {
@@ -98,9 +97,9 @@ function section(name: DisplaySection, gpu: SmiGpu, withSamples: boolean): Entry
       return [
         [1, "FB Memory Usage"],
         [2, "Total", `${gpu.memoryTotalMiB} MiB`],
-        [2, "Reserved", v((x) => `${x.fb.reserved} MiB`)],
-        [2, "Used", v((x) => `${x.fb.used} MiB`)],
-        [2, "Free", v((x) => `${x.fb.free} MiB`)],
+        [2, "Reserved", `${r.fb.reserved} MiB`],
+        [2, "Used", `${r.fb.used} MiB`],
+        [2, "Free", `${r.fb.free} MiB`],
         [1, "BAR1 Memory Usage"],
         [2, "Total", NA],
         [2, "Used", NA],
@@ -115,8 +114,8 @@ function section(name: DisplaySection, gpu: SmiGpu, withSamples: boolean): Entry
     case "UTILIZATION":
       return [
         [1, "Utilization"],
-        [2, "Gpu", v((x) => `${x.gpuUtil} %`)],
-        [2, "Memory", v((x) => `${x.memCopyUtil} %`)],
+        [2, "Gpu", `${r.gpuUtil} %`],
+        [2, "Memory", `${r.memCopyUtil} %`],
         ...["Encoder", "Decoder", "JPEG", "OFA"].map((k): Entry => [2, k, "0 %"]),
         ...(withSamples
           ? ["GPU", "Memory", "ENC", "DEC"].flatMap((k) => samples(`${k} Utilization Samples`))
@@ -128,8 +127,8 @@ function section(name: DisplaySection, gpu: SmiGpu, withSamples: boolean): Entry
         [3, "SRAM Correctable", 0],
         [3, "SRAM Uncorrectable Parity", 0],
         [3, "SRAM Uncorrectable SEC-DED", 0],
-        [3, "DRAM Correctable", v((x) => x.ecc.correctable)],
-        [3, "DRAM Uncorrectable", v((x) => x.ecc.uncorrectable)],
+        [3, "DRAM Correctable", r.ecc.correctable],
+        [3, "DRAM Uncorrectable", r.ecc.uncorrectable],
         ...(aggregate ? [[3, "SRAM Threshold Exceeded", "No"] as Entry] : []),
       ];
       return [
@@ -146,13 +145,13 @@ function section(name: DisplaySection, gpu: SmiGpu, withSamples: boolean): Entry
     case "TEMPERATURE":
       return [
         [1, "Temperature"],
-        [2, "GPU Current Temp", v((x) => `${x.gpuTempC} C`)],
-        [2, "GPU T.Limit Temp", v((x) => `${87 - x.gpuTempC} C`)],
+        [2, "GPU Current Temp", `${r.gpuTempC} C`],
+        [2, "GPU T.Limit Temp", `${87 - r.gpuTempC} C`],
         [2, "GPU Shutdown T.Limit Temp", "-5 C"],
         [2, "GPU Slowdown T.Limit Temp", "-2 C"],
         [2, "GPU Max Operating T.Limit Temp", "0 C"],
         [2, "GPU Target Temperature", NA],
-        [2, "Memory Current Temp", r?.memoryTempC === undefined ? NA : `${r.memoryTempC} C`],
+        [2, "Memory Current Temp", r.memoryTempC === undefined ? NA : `${r.memoryTempC} C`],
         [2, "Memory Max Operating T.Limit Temp", NA],
       ];
     case "POWER": {
@@ -164,7 +163,7 @@ function section(name: DisplaySection, gpu: SmiGpu, withSamples: boolean): Entry
         ): Entry => [2, `${k} Power Limit`, limit]),
       ];
       return [
-        ...readings("GPU Power Readings", v((x) => watts(x.powerW)), watts(gpu.powerLimitW)),
+        ...readings("GPU Power Readings", watts(r.powerW), watts(gpu.powerLimitW)),
         ...(withSamples ? samples("Power Samples") : []),
         ...readings("Module Power Readings", NA, NA),
       ];
@@ -172,22 +171,22 @@ function section(name: DisplaySection, gpu: SmiGpu, withSamples: boolean): Entry
     case "CLOCK":
       return [
         [1, "Clocks"],
-        [2, "Graphics", v((x) => mhz(x.smClockMHz))],
-        [2, "SM", v((x) => mhz(x.smClockMHz))],
-        [2, "Memory", v((x) => mhz(x.memClockMHz))],
-        [2, "Video", v((x) => mhz(x.smClockMHz))],
+        [2, "Graphics", mhz(r.smClockMHz)],
+        [2, "SM", mhz(r.smClockMHz)],
+        [2, "Memory", mhz(r.memClockMHz)],
+        [2, "Video", mhz(r.smClockMHz)],
         [1, "Applications Clocks"],
         [2, "Graphics", mhz(gpu.maxSmClockMHz)],
-        [2, "Memory", v((x) => mhz(x.memClockMHz))],
+        [2, "Memory", mhz(r.memClockMHz)],
         [1, "Default Applications Clocks"],
         [2, "Graphics", mhz(gpu.maxSmClockMHz)],
-        [2, "Memory", v((x) => mhz(x.memClockMHz))],
+        [2, "Memory", mhz(r.memClockMHz)],
         [1, "Deferred Clocks"],
         [2, "Memory", NA],
         [1, "Max Clocks"],
         [2, "Graphics", mhz(gpu.maxSmClockMHz)],
         [2, "SM", mhz(gpu.maxSmClockMHz)],
-        [2, "Memory", v((x) => mhz(x.memClockMHz))],
+        [2, "Memory", mhz(r.memClockMHz)],
         [2, "Video", mhz(gpu.maxSmClockMHz)],
         [1, "Max Customer Boost Clocks"],
         [2, "Graphics", NA],

@@ -35,16 +35,14 @@ function gpuBlock(gpu: SmiGpu, layout: SmiLayout): string[] {
   const r = gpu.readings;
   const name = cutRight(gpu.name, 30).padEnd(31);
   const bus = `${layout === "535" ? " " : "   "}${gpu.pciBusId} Off `;
-  const ecc = `${r ? r.ecc.uncorrectable : "ERR!"}`.padStart(RIGHT - 1);
-  const power = !r
-    ? "ERR!"
-    : layout === "535"
+  const ecc = `${r.ecc.uncorrectable}`.padStart(RIGHT - 1);
+  const power = layout === "535"
     ? `${Math.round(r.powerW)}W / ${gpu.powerLimitW}W`
     : `${Math.round(r.powerW)}W / ${String(gpu.powerLimitW).padStart(4)}W`;
   const total = layout === "535" ? `${gpu.memoryTotalMiB}` : `${gpu.memoryTotalMiB}`.padStart(6);
-  const memory = r ? `${r.fb.used}MiB / ${total}MiB` : "ERR!";
-  const temp = r ? `${r.gpuTempC}C` : "ERR!";
-  const util = r ? `${r.gpuUtil}%` : "ERR!";
+  const memory = `${r.fb.used}MiB / ${total}MiB`;
+  const temp = `${r.gpuTempC}C`;
+  const util = `${r.gpuUtil}%`;
   return [
     cells(`${String(gpu.index).padStart(4)}  ${name}On  `, bus, `${ecc} `),
     cells(

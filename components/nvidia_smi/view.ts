@@ -54,10 +54,10 @@ export interface SmiGpu {
   powerLimitW: number;
   /** Highest SM clock, MHz. */
   maxSmClockMHz: number;
-  /** Framebuffer total, MiB (known without readings). */
+  /** Framebuffer total, MiB. */
   memoryTotalMiB: number;
-  /** The readings at the instant; undefined when the GPU has fallen off the bus. */
-  readings?: GpuReadings;
+  /** The readings at the instant. */
+  readings: GpuReadings;
   /** Processes on the GPU. */
   processes: SmiProcess[];
 }
@@ -74,6 +74,8 @@ export interface SmiSystem {
   cudaVersion: string;
   /** Every GPU visible to the caller (`Attached GPUs`, `count`), by index. */
   gpus: SmiGpu[];
+  /** Bus ids of the visible GPUs that have fallen off the bus: NVML cannot open them, so no view shows them. */
+  lost: string[];
 }
 
 /** A stable host PID for a holder's container (Linux PIDs stay below 2^22). */
@@ -82,8 +84,8 @@ function holderPid(holder: GpuHolder): number {
 }
 
 /** The process of the pod holding a GPU: its container, using the GPU's used framebuffer. */
-function holderProcess(holder: GpuHolder | undefined, readings: GpuReadings | undefined): SmiProcess[] {
-  if (!holder || !readings) return [];
+function holderProcess(holder: GpuHolder | undefined, readings: GpuReadings): SmiProcess[] {
+  if (!holder) return [];
   return [{ pid: holderPid(holder), type: "C", name: holder.container, usedMiB: readings.fb.used }];
 }
 
@@ -92,10 +94,18 @@ function hex(value: number, digits: number): string {
   return `0x${value.toString(16).toUpperCase().padStart(digits, "0")}`;
 }
 
-/** The view of one GPU of `model` at time `t` (seconds), shown as index `index`. */
-export function gpuView(model: GpuModel, device: NodeGpuDevice, index: number, t: number): SmiGpu {
+/**
+ * The view of one GPU of `model` at time `t` (seconds), shown as index `index`; undefined for a GPU that
+ * has fallen off the bus.
+ */
+export function gpuView(
+  model: GpuModel,
+  device: NodeGpuDevice,
+  index: number,
+  t: number,
+): SmiGpu | undefined {
   const readings = gpuReadings(model, device, t);
-  const busy = readings !== undefined && readings.gpuUtil > 0;
+  if (!readings) return undefined;
   return {
     index,
     minor: device.index,
@@ -106,7 +116,7 @@ export function gpuView(model: GpuModel, device: NodeGpuDevice, index: number, t
     architecture: model.architecture,
     computeCap: `${model.computeCapability.major}.${model.computeCapability.minor}`,
     pciDeviceId: `${hex(model.pciDeviceId, 4)}10DE`,
-    pstate: busy ? "P0" : model.idlePerfState,
+    pstate: readings.gpuUtil > 0 ? "P0" : model.idlePerfState,
     migMode: model.migProfiles.length > 0 ? "Disabled" : undefined,
     powerLimitW: model.power.capW,
     maxSmClockMHz: model.clocks.smMaxMHz,
@@ -120,11 +130,13 @@ export function gpuView(model: GpuModel, device: NodeGpuDevice, index: number, t
 export function systemView(state: NodeGpuState, devices: NodeGpuDevice[], time: Date): SmiSystem {
   const model = stateModel(state);
   const t = time.getTime() / 1000;
+  const views = devices.map((d, i) => gpuView(model, d, i, t));
   return {
     time,
     smiVersion: state.gpu.driverVersion,
     driverVersion: state.gpu.driverVersion,
     cudaVersion: state.gpu.cudaVersion,
-    gpus: devices.map((d, i) => gpuView(model, d, i, t)),
+    gpus: views.filter((v) => v !== undefined),
+    lost: devices.filter((_, i) => !views[i]).map((d) => d.pciBusId),
   };
 }

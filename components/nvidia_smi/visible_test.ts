@@ -15,7 +15,7 @@ Deno.test("NVIDIA_VISIBLE_DEVICES: unset and all show every GPU, none/void/empty
 
 Deno.test("inside a container the visible GPUs are numbered from 0; -i takes that index, a UUID or a bus id", () => {
   const model = findGpuModel("h100")!;
-  const gpus = visibleDevices(devices, "2,3").map((d, i) => gpuView(model, d, i, 0));
+  const gpus = visibleDevices(devices, "2,3").map((d, i) => gpuView(model, d, i, 0)!);
   assert.deepEqual(gpus.map((g) => [g.index, g.minor]), [[0, 2], [1, 3]]);
   assert.deepEqual(selectGpus(gpus, "1").map((g) => g.uuid), [devices[3].uuid]);
   assert.deepEqual(selectGpus(gpus, devices[2].uuid).map((g) => g.index), [0]);

@@ -131,6 +131,25 @@ Deno.test("fakegpu nvidia-smi --node lists the node state's GPUs and holder, agr
         assert.deepEqual([none.code, none.stdout], [6, "No devices were found\n"]);
       },
     );
+
+    await t.step("a GPU fallen off the bus is reported as NVML reports it and left out", async () => {
+      const lost = state.devices.find((d) => d !== held)!;
+      await client.mergePatch(`/api/v1/nodes/${node}`, {
+        metadata: {
+          annotations: { "fakegpu.io/gpu-faults": JSON.stringify({ [lost.index]: { fallenOffBus: true } }) },
+        },
+      });
+      const { stdout } = await waitFor("nvidia-smi sees the fault", async () => {
+        const out = await smi(["--node", node, "-L"]);
+        return out.stdout.startsWith("Unable") ? out : undefined;
+      });
+      assert.equal(
+        stdout,
+        `Unable to determine the device handle for GPU${lost.pciBusId.slice(4)}: Unknown Error\n` +
+          state.devices.filter((d) => d !== lost)
+            .map((d) => `GPU ${d.index}: NVIDIA H100 80GB HBM3 (UUID: ${d.uuid})\n`).join(""),
+      );
+    });
   } finally {
     await Promise.all(roles.map((r) => r.stop()));
     client.close();

@@ -76,7 +76,7 @@ function mockSystem(busy: boolean, time: Date): SmiSystem {
     },
     processes,
   }));
-  return { time, smiVersion: "535.261.03", driverVersion: "550.163.01", cudaVersion: "12.4", gpus };
+  return { time, smiVersion: "535.261.03", driverVersion: "550.163.01", cudaVersion: "12.4", gpus, lost: [] };
 }
 
 /** The instant in a capture's first line (`Thu Dec  3 18:38:24 2026`, UTC). */

@@ -37,7 +37,7 @@ Deno.test("fakegpu rejects an unknown role with usage and exit code 2", async ()
 Deno.test("a role rejects a bad flag naming it, with exit code 2", async () => {
   const scope = await fakegpu("device-plugin", "--node-scope", "everywhere");
   assert.equal(scope.code, 2);
-  assert.match(scope.stderr, /--node-scope: expected "kwok", got "everywhere"/);
+  assert.match(scope.stderr, /--node-scope: expected "kwok" or "this-node", got "everywhere"/);
   const unknown = await fakegpu("status-updater", "--colour=blue");
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /Unknown flag "--colour"/);
@@ -46,10 +46,12 @@ Deno.test("a role rejects a bad flag naming it, with exit code 2", async () => {
   assert.match(workers.stderr, /--workers:/);
 });
 
-Deno.test("dra-plugin --node-scope this-node needs the node's name", async () => {
-  const { code, stderr } = await fakegpu("dra-plugin", "--node-scope", "this-node");
-  assert.equal(code, 2);
-  assert.match(stderr, /--node-name: required with --node-scope this-node \(or set NODE_NAME\)/);
+Deno.test("dra-plugin and device-plugin --node-scope this-node need the node's name", async () => {
+  for (const role of ["dra-plugin", "device-plugin"]) {
+    const { code, stderr } = await fakegpu(role, "--node-scope", "this-node");
+    assert.equal(code, 2, role);
+    assert.match(stderr, /--node-name: required with --node-scope this-node \(or set NODE_NAME\)/);
+  }
 });
 
 Deno.test("a role's --help lists its flags with their environment variables", async () => {

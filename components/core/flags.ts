@@ -125,3 +125,18 @@ export function printHelpIfAsked(role: string, args: string[], specs: FlagSpec[]
   console.log(`Usage: fakegpu ${role} [flags]\n\nFlags:\n${flagHelp(specs)}`);
   return true;
 }
+
+/** A `[host]:port` listen address, as the roles' address flags take it (e.g. `:9400`, `127.0.0.1:0`). */
+export const LISTEN_ADDRESS_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;
+
+/**
+ * Splits `[host]:port` into what `Deno.serve` takes; an empty host listens on every address. `flag` names the
+ * flag in the error for a port above 65535.
+ */
+export function parseListenAddress(address: string, flag = "--address"): { hostname: string; port: number } {
+  const at = address.lastIndexOf(":");
+  const host = address.slice(0, at).replace(/^\[(.*)\]$/, "$1");
+  const port = Number(address.slice(at + 1));
+  if (port > 65535) throw new UsageError(`${flag}: port ${port} is above 65535`);
+  return { hostname: host || "0.0.0.0", port };
+}

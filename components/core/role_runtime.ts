@@ -67,6 +67,41 @@ export const commonFlagsSchema = z.object({
 /** The schema of {@link CLIENT_FLAGS}: leader election off. */
 export const clientFlagsSchema = commonFlagsSchema.extend({ leaderElect: z.boolean().default(false) });
 
+/**
+ * The flags schema of a role with a node scope: {@link commonFlagsSchema} plus `extra`, `--node-scope kwok|this-node`
+ * and `--node-name` (else `nodeNameFromEnv`, i.e. `$NODE_NAME`). Scope `this-node` needs a node name and turns
+ * leader election off: each node's process serves its own node.
+ */
+export function nodeScopedFlagsSchema<T extends z.ZodRawShape>(
+  nodeNameFromEnv: string | undefined,
+  extra: T,
+) {
+  return commonFlagsSchema.extend({
+    nodeScope: z.enum(["kwok", "this-node"], {
+      error: (issue) => `expected "kwok" or "this-node", got "${issue.input}"`,
+    }).default("kwok"),
+    nodeName: z.string().optional().transform((name) => name || nodeNameFromEnv || undefined),
+    ...extra,
+  }).superRefine((flags, ctx) => {
+    const { nodeScope, nodeName } = flags as NodeScope;
+    if (nodeScope === "this-node" && !nodeName) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["nodeName"],
+        message: "required with --node-scope this-node (or set NODE_NAME)",
+      });
+    }
+  }).transform((flags) =>
+    (flags as NodeScope).nodeScope === "this-node" ? { ...flags, leaderElect: false } : flags
+  );
+}
+
+/** The node-scope flags {@link nodeScopedFlagsSchema} adds. */
+interface NodeScope {
+  nodeScope: "kwok" | "this-node";
+  nodeName?: string;
+}
+
 /** Parsed common flags. */
 export type CommonFlags = z.infer<typeof commonFlagsSchema>;
 

@@ -6,7 +6,8 @@ import { CountersFileError, parseCounters } from "./counters.ts";
 import { DCGM_FIELDS, DEFAULT_COUNTERS_CSV } from "./fields.ts";
 import { MetricsSource } from "./exporter.ts";
 import { escapeLabelValue, negotiateFormat } from "./render.ts";
-import { loadCounters, parseListenAddress } from "./mod.ts";
+import { loadCounters } from "./mod.ts";
+import { parseListenAddress } from "../core/flags.ts";
 
 const T = Date.UTC(2026, 11, 3, 12) / 1000;
 

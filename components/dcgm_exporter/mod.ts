@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import { CLIENT_FLAGS, clientFlagsSchema, runRole } from "../core/role_runtime.ts";
-import { type FlagSpec, UsageError } from "../core/flags.ts";
+import { type FlagSpec, LISTEN_ADDRESS_PATTERN, parseListenAddress } from "../core/flags.ts";
 import { type Counter, CountersFileError, parseCounters } from "./counters.ts";
 import { DEFAULT_COUNTERS_CSV } from "./fields.ts";
 import { type ExporterScope, runDcgmExporter } from "./exporter.ts";
@@ -58,7 +58,7 @@ export function loadCounters(file: string | undefined): Counter[] {
 const schema = clientFlagsSchema.extend({
   nodeScope: z.enum(["kwok", "this-node"]).default("kwok"),
   nodeName: z.string().min(1).optional(),
-  address: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/, 'expected "[host]:port", e.g. ":9400"')
+  address: z.string().regex(LISTEN_ADDRESS_PATTERN, 'expected "[host]:port", e.g. ":9400"')
     .default(":9400"),
   collectors: z.string().min(1).optional().transform((file, ctx) => {
     try {
@@ -78,15 +78,6 @@ const schema = clientFlagsSchema.extend({
     });
   }
 });
-
-/** Splits `[host]:port` into what `Deno.serve` takes; an empty host listens on every address. */
-export function parseListenAddress(address: string): { hostname: string; port: number } {
-  const at = address.lastIndexOf(":");
-  const host = address.slice(0, at).replace(/^\[(.*)\]$/, "$1");
-  const port = Number(address.slice(at + 1));
-  if (port > 65535) throw new UsageError(`--address: port ${port} is above 65535`);
-  return { hostname: host || "0.0.0.0", port };
-}
 
 /** Runs the exporter with the given command-line arguments until SIGINT/SIGTERM or `signal`. */
 export async function main(args: string[], signal?: AbortSignal): Promise<void> {

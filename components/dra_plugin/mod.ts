@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { COMMON_FLAGS, commonFlagsSchema, runRole } from "../core/role_runtime.ts";
+import { COMMON_FLAGS, nodeScopedFlagsSchema, runRole } from "../core/role_runtime.ts";
 import type { FlagSpec } from "../core/flags.ts";
 import { runDraPlugin } from "./controller.ts";
 
@@ -33,21 +33,9 @@ export const DRA_PLUGIN_FLAGS: FlagSpec[] = [
  * name and turns leader election off: each node's process publishes its own slice.
  */
 export function draPluginFlagsSchema(nodeNameFromEnv?: string) {
-  return commonFlagsSchema.extend({
-    nodeScope: z.enum(["kwok", "this-node"], {
-      error: (issue) => `expected "kwok" or "this-node", got "${issue.input}"`,
-    }).default("kwok"),
-    nodeName: z.string().optional().transform((name) => name || nodeNameFromEnv || undefined),
+  return nodeScopedFlagsSchema(nodeNameFromEnv, {
     workers: z.coerce.number().int().min(1).max(64).default(8),
-  }).superRefine((flags, ctx) => {
-    if (flags.nodeScope === "this-node" && !flags.nodeName) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["nodeName"],
-        message: "required with --node-scope this-node (or set NODE_NAME)",
-      });
-    }
-  }).transform((flags) => flags.nodeScope === "this-node" ? { ...flags, leaderElect: false } : flags);
+  });
 }
 
 /** Runs the DRA plugin with the given command-line arguments until SIGINT/SIGTERM or `signal`. */

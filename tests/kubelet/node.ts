@@ -65,7 +65,7 @@ export interface KubeletNode extends AsyncDisposable {
 }
 
 /** A free TCP port on 127.0.0.1. */
-function freePort(): number {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();

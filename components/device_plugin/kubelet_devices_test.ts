@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import {
+  allocateContainer,
+  nodeResources,
+  preferredAllocation,
+  socketName,
+  UnknownDevicesError,
+} from "./kubelet_devices.ts";
+import { testState } from "../dra_plugin/test_state.ts";
+
+const base = testState("real-0", "a100-80gb", 4);
+const state = {
+  ...base,
+  kwok: false,
+  otherResources: { "rdma/rdma_shared_device_a": 2 },
+  devices: base.devices.map((d) => d.index === 2 ? { ...d, faults: { xid: 79 } } : d),
+};
+const [u0, u1, u2, u3] = state.devices.map((d) => d.uuid);
+
+Deno.test("nodeResources(): GPU UUIDs with health from faults, and the pool's other resources", () => {
+  const resources = nodeResources(state);
+  assert.deepEqual(resources.get("nvidia.com/gpu"), [
+    { ID: u0, health: "Healthy" },
+    { ID: u1, health: "Healthy" },
+    { ID: u2, health: "Unhealthy" },
+    { ID: u3, health: "Healthy" },
+  ]);
+  assert.deepEqual(resources.get("rdma/rdma_shared_device_a")?.map((d) => d.ID), [
+    "rdma_shared_device_a-0",
+    "rdma_shared_device_a-1",
+  ]);
+  assert.equal(nodeResources({ ...state, gpuOffer: "dra" }).has("nvidia.com/gpu"), false);
+  assert.equal(nodeResources(undefined).size, 0);
+});
+
+Deno.test("socketName(): NVIDIA's socket for nvidia.com resources, a fakegpu one for others", () => {
+  assert.equal(socketName("nvidia.com/gpu"), "nvidia-gpu.sock");
+  assert.equal(socketName("rdma/rdma_shared_device_a"), "fakegpu-rdma-rdma_shared_device_a.sock");
+});
+
+Deno.test("preferredAllocation(): must-include first, then the tightest neighbours", () => {
+  const order = ["a", "b", "c", "d", "e", "f", "g", "h"];
+  assert.deepEqual(preferredAllocation(order, ["a", "c", "d", "f", "g", "h"], ["g"], 3), ["f", "g", "h"]);
+  assert.deepEqual(preferredAllocation(order, ["b", "e", "f"], [], 2), ["e", "f"]);
+  assert.deepEqual(preferredAllocation(order, ["a", "b"], [], 4), ["a", "b"]);
+});
+
+Deno.test("allocateContainer(): NVIDIA_VISIBLE_DEVICES, NODE_NAME and the nvidia-smi mount", () => {
+  const devices = nodeResources(state).get("nvidia.com/gpu")!;
+  assert.deepEqual(
+    allocateContainer("nvidia.com/gpu", devices, [u1, u3], "real-0", "/opt/nvidia-smi"),
+    {
+      envs: { NODE_NAME: "real-0", NVIDIA_VISIBLE_DEVICES: `${u1},${u3}` },
+      mounts: [{ container_path: "/usr/bin/nvidia-smi", host_path: "/opt/nvidia-smi", read_only: true }],
+    },
+  );
+  assert.throws(
+    () => allocateContainer("nvidia.com/gpu", devices, [u1, "GPU-9", "x"], "real-0"),
+    (err: unknown) => err instanceof UnknownDevicesError && err.message.endsWith("device IDs: GPU-9, x"),
+  );
+});

@@ -1,0 +1,127 @@
+/**
+ * The device plugin for a node with a real kubelet (node scope `this-node`, one process per node as a
+ * DaemonSet): one {@link ResourcePlugin} per resource of the node's state, kept registered with the kubelet.
+ * Every second it checks `kubelet.sock` and its own sockets: a restarted kubelet recreates `kubelet.sock` and
+ * empties the directory, and the plugins then serve and register again. `/health` on the health address
+ * answers 200 while every plugin is registered, else 503.
+ *
+ * @module
+ */
+import { watchFleet } from "../core/fleet_watch.ts";
+import { log } from "../core/log.ts";
+import type { KubeClient } from "../core/kube/client.ts";
+import { nodeResources } from "./kubelet_devices.ts";
+import { KUBELET_SOCKET, ResourcePlugin } from "./kubelet_plugin.ts";
+
+/** Options of {@link runNodeDevicePlugin}. */
+export interface NodeDevicePluginOptions {
+  /** fakegpu's namespace. */
+  namespace: string;
+  /** Topology ConfigMap name. */
+  topologyConfigMap: string;
+  /** Topology file used instead of the ConfigMap. */
+  topologyFile?: string;
+  /** The node this process serves. */
+  nodeName: string;
+  /** The kubelet's device-plugin directory. */
+  pluginDir: string;
+  /** `host:port` of the health endpoint. */
+  healthAddress: { hostname: string; port: number };
+  /** Host path of fakegpu's nvidia-smi to mount into GPU containers. */
+  nvidiaSmiHostPath?: string;
+  /** Stops the plugin. */
+  signal: AbortSignal;
+}
+
+const CHECK_INTERVAL_MS = 1_000;
+
+/** Serves the node's resources to its kubelet until the signal aborts. */
+export async function runNodeDevicePlugin(
+  client: KubeClient,
+  options: NodeDevicePluginOptions,
+): Promise<void> {
+  const { signal, nodeName: node } = options;
+  const plugins = new Map<string, ResourcePlugin>();
+  const registered = new Set<string>();
+  const failing = new Set<string>();
+  let kubeletSocket: number | null | undefined;
+
+  const fleet = watchFleet(client, {
+    ...options,
+    component: "device-plugin",
+    node,
+    readsNodeStatus: false,
+    onNodeChanged: () => serial(sync),
+  });
+
+  let chain = Promise.resolve();
+  /** Runs plugin changes one after another. */
+  const serial = (fn: () => Promise<void>) => {
+    chain = chain.then(fn).catch((err) => log.warn("device plugin sync failed", { node, error: err }));
+  };
+
+  async function sync(): Promise<void> {
+    const wanted = nodeResources(fleet.state(node)?.state);
+    for (const [resource, devices] of wanted) {
+      const plugin = plugins.get(resource);
+      if (plugin) plugin.update(devices);
+      else {plugins.set(
+          resource,
+          new ResourcePlugin(resource, devices, { dir: options.pluginDir, node, ...options }),
+        );}
+    }
+    for (const [resource, plugin] of plugins) {
+      if (wanted.has(resource)) continue;
+      plugins.delete(resource);
+      registered.delete(resource);
+      await plugin.stop();
+    }
+    await check();
+  }
+
+  /** Registers every plugin that is not (or no longer) registered with the running kubelet. */
+  async function check(): Promise<void> {
+    const socket = await Deno.stat(`${options.pluginDir}/${KUBELET_SOCKET}`).then((s) => s.ino, () => null);
+    if (socket !== kubeletSocket) {
+      if (kubeletSocket !== undefined) log.info("kubelet.sock changed: registering again", { node });
+      kubeletSocket = socket;
+      registered.clear();
+    }
+    if (socket === null) return;
+    for (const [resource, plugin] of plugins) {
+      if (registered.has(resource) && await plugin.serving()) continue;
+      try {
+        await plugin.start();
+        registered.add(resource);
+        failing.delete(resource);
+      } catch (err) {
+        registered.delete(resource);
+        if (!failing.has(resource)) {
+          log.warn("device plugin registration failed", { node, resource, error: err });
+        }
+        failing.add(resource);
+      }
+    }
+  }
+
+  const health = Deno.serve({
+    ...options.healthAddress,
+    signal,
+    onListen: () => {},
+  }, (req) => {
+    if (new URL(req.url).pathname !== "/health") return new Response("not found\n", { status: 404 });
+    const missing = [...plugins.keys()].filter((r) => !registered.has(r));
+    return missing.length === 0 && kubeletSocket
+      ? new Response("ok\n")
+      : new Response(`not registered: ${missing.join(", ") || "kubelet.sock missing"}\n`, { status: 503 });
+  });
+
+  await fleet.ready;
+  log.info("device-plugin synced", { node });
+  const timer = setInterval(() => serial(check), CHECK_INTERVAL_MS);
+  await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  clearInterval(timer);
+  await chain;
+  await Promise.all([...plugins.values()].map((p) => p.stop()));
+  await health.finished;
+}

@@ -1,0 +1,161 @@
+/**
+ * `device-plugin --node-scope this-node` against a real kubelet, in a mixed cluster: the default KWOK fleet
+ * served by status-updater and the KWOK-scope device plugin, plus one real-kubelet node of pool a100 whose
+ * GPUs the node-scope plugin registers on `kubelet.sock`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { startTestCluster, waitFor } from "../cluster/harness.ts";
+import { type RoleProcess, startRole } from "../cluster/roles.ts";
+import { createDefaultFleet, FLEET_NAMESPACE as NS, gpuCounts, POOL_KEY } from "../cluster/fleet_fixtures.ts";
+import { freePort, startKubeletNode } from "../kubelet/node.ts";
+import { connect } from "../../components/core/kube/client.ts";
+import { decodeNodeState, stateConfigMapName } from "../../components/core/node_state.ts";
+
+const REAL = "real-a100-0";
+const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
+
+interface NodeView {
+  metadata: { managedFields?: { manager: string; subresource?: string }[] };
+  status?: { capacity?: Record<string, string>; allocatable?: Record<string, string> };
+}
+
+Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's GPU UUIDs", async (t) => {
+  await using cluster = await startTestCluster({ kwokNodesOnly: true });
+  const client = await connect({ kubeconfig: cluster.kubeconfigPath });
+  const logDir = await Deno.makeTempDir({ prefix: "fakegpu-kubelet-e2e-" });
+  const roles: RoleProcess[] = [];
+  try {
+    const kwokNodes = (await createDefaultFleet(client)).map((p) => p.name);
+    const roleArgs = ["--kubeconfig", cluster.kubeconfigPath, "--namespace", NS];
+    roles.push(await startRole("status-updater", roleArgs, { logDir }));
+    roles.push(await startRole("device-plugin", roleArgs, { logDir }));
+    await using node = await startKubeletNode(cluster, { name: REAL, labels: { [POOL_KEY]: "a100" } });
+    const health = `127.0.0.1:${freePort()}`;
+    const startPlugin = () =>
+      node.start("device-plugin", Deno.execPath(), [
+        "run",
+        "--allow-all",
+        MAIN,
+        "device-plugin",
+        ...roleArgs,
+        "--node-scope",
+        "this-node",
+        "--health-address",
+        health,
+      ], { NODE_NAME: REAL, FAKEGPU_LOG_LEVEL: "info" });
+    const plugin = startPlugin();
+    const resources = async () =>
+      ((await client.get<NodeView>(`/api/v1/nodes/${REAL}`))?.status ?? {}) as Required<NodeView>["status"];
+    const state = async () => {
+      const cm = await client.get<{ data?: Record<string, string> }>(
+        `/api/v1/namespaces/${NS}/configmaps/${stateConfigMapName(REAL)}`,
+      );
+      return cm?.data?.["state.yaml"] ? decodeNodeState(cm.data["state.yaml"]) : undefined;
+    };
+
+    await t.step("capacity equals the pool's GPU count; /health answers ok", async () => {
+      await waitFor(
+        "real node capacity nvidia.com/gpu 8",
+        async () =>
+          (await resources()).capacity?.["nvidia.com/gpu"] === "8" &&
+          (await resources()).allocatable?.["nvidia.com/gpu"] === "8",
+      );
+      const res = await fetch(`http://${health}/health`);
+      assert.equal(res.status, 200, await res.text());
+    });
+
+    await t.step(
+      "a 2-GPU pod is Running with NVIDIA_VISIBLE_DEVICES naming two of the node's GPUs",
+      async () => {
+        await cluster.kubectlApply(JSON.stringify({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "train", namespace: "default" },
+          spec: {
+            nodeSelector: { "kubernetes.io/hostname": REAL },
+            containers: [{
+              name: "main",
+              image: "cuda:fake",
+              resources: { limits: { "nvidia.com/gpu": "2" } },
+            }],
+          },
+        }));
+        const pod = await waitFor("train Running", async () => {
+          const p = await client.get<{ metadata: { uid: string }; status?: { phase?: string } }>(
+            "/api/v1/namespaces/default/pods/train",
+          );
+          return p?.status?.phase === "Running" ? p : undefined;
+        });
+        const created = (await node.createdContainers()).filter((c) => c.pod === "train");
+        assert.equal(created.length, 1);
+        const visible = created[0].envs.NVIDIA_VISIBLE_DEVICES.split(",");
+        assert.equal(visible.length, 2);
+        const uuids = (await state())!.devices.map((d) => d.uuid);
+        for (const id of visible) assert.ok(uuids.includes(id), `${id} is not a GPU of ${REAL}`);
+        assert.equal(created[0].envs.NODE_NAME, REAL);
+        // The node state records the pod on two GPUs of the node.
+        await waitFor(
+          "train recorded in the node state",
+          async () =>
+            (await state())?.devices.filter((d) => d.holder?.podUid === pod.metadata.uid).length === 2,
+        );
+      },
+    );
+
+    await t.step("a fault lowers allocatable by one and clearing it restores it", async () => {
+      await cluster.kubectl(
+        "annotate",
+        "node",
+        REAL,
+        "--overwrite",
+        'fakegpu.io/gpu-faults={"3": {"xid": 79}}',
+      );
+      await waitFor("allocatable 7", async () => (await resources()).allocatable?.["nvidia.com/gpu"] === "7");
+      assert.equal((await resources()).capacity?.["nvidia.com/gpu"], "8");
+      await cluster.kubectl("annotate", "node", REAL, "fakegpu.io/gpu-faults-");
+      await waitFor("allocatable 8", async () => (await resources()).allocatable?.["nvidia.com/gpu"] === "8");
+    });
+
+    await t.step("after a kubelet restart the plugin registers again without restarting", async () => {
+      const registrations = async () =>
+        (await Deno.readTextFile(plugin.logFile)).split("Registered device plugin for 'nvidia.com/gpu'")
+          .length - 1;
+      const before = await registrations();
+      await node.restartKubelet();
+      await waitFor(
+        "the plugin to notice the new kubelet.sock and register again",
+        async () =>
+          (await Deno.readTextFile(plugin.logFile)).includes("kubelet.sock changed: registering again") &&
+          await registrations() > before,
+      );
+      await waitFor("capacity 8 and allocatable 8 from the restarted kubelet", async () => {
+        const r = await resources();
+        return r.capacity?.["nvidia.com/gpu"] === "8" && r.allocatable?.["nvidia.com/gpu"] === "8";
+      });
+      let exited = false;
+      plugin.exited.then(() => exited = true);
+      await Promise.resolve();
+      assert.equal(exited, false, "the plugin process kept running");
+    });
+
+    await t.step(
+      "mixed cluster: KWOK nodes advertised centrally, the real node never written by it",
+      async () => {
+        await waitFor("every KWOK node advertised", async () => {
+          const counts = await gpuCounts(client);
+          return kwokNodes.every((n) => counts[n] !== undefined && counts[n] !== "0");
+        });
+        const real = await client.get<NodeView>(`/api/v1/nodes/${REAL}`);
+        const managers = (real?.metadata.managedFields ?? []).map((f) => f.manager);
+        assert.ok(!managers.includes("fakegpu-device-plugin"), `managers: ${managers.join(", ")}`);
+      },
+    );
+  } finally {
+    await Promise.all(roles.map((r) => r.stop()));
+    client[Symbol.dispose]();
+    if (Deno.env.get("FAKEGPU_KEEP_LOGS")) console.error(`role logs kept in ${logDir}`);
+    else await Deno.remove(logDir, { recursive: true });
+  }
+});

@@ -1,10 +1,9 @@
 /**
  * Measurements the benchmarks share: a process's peak RSS and CPU seconds, the control plane's CPU seconds,
- * the API server's request counters by verb and resource, and percentiles.
+ * requests per node from the API server's request counters, and percentiles.
  *
  * @module
  */
-import type { KubeClient } from "../../components/core/kube/client.ts";
 import { readComponentPids } from "../../components/local_fleet/control_plane.ts";
 
 /** Peak RSS and CPU seconds (user + system) of a process. */
@@ -36,23 +35,6 @@ export async function controlPlaneCpuSeconds(clusterDir: string): Promise<number
 /** The value at percentile `p` (0-100) of an ascending array. */
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p / 100 * sorted.length))];
-}
-
-/** `apiserver_request_total` summed by `VERB resource[/subresource]`, read from the API server's /metrics. */
-export async function apiRequestCounts(client: KubeClient): Promise<Map<string, number>> {
-  const text = await fetchMetrics(client);
-  const counts = new Map<string, number>();
-  for (const match of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
-    const labels = Object.fromEntries([...match[1].matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ""}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(match[2]));
-  }
-  return counts;
-}
-
-async function fetchMetrics(client: KubeClient): Promise<string> {
-  // The client parses JSON bodies; /metrics is text, which it hands back as is.
-  return String(await client.get<string>("/metrics"));
 }
 
 /**

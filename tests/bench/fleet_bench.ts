@@ -26,13 +26,8 @@ import { fleetNodes } from "../../components/local_fleet/fleet.ts";
 import { startRole } from "../cluster/roles.ts";
 import { freePort } from "../cluster/prometheus.ts";
 import { podSpec } from "../cluster/fleet_fixtures.ts";
-import {
-  apiRequestCounts,
-  controlPlaneCpuSeconds,
-  percentile,
-  procStats,
-  requestsPerNode,
-} from "./bench_stats.ts";
+import { apiRequestCounts } from "../cluster/api_metrics.ts";
+import { controlPlaneCpuSeconds, percentile, procStats, requestsPerNode } from "./bench_stats.ts";
 import { runPodChurn } from "./pod_churn.ts";
 
 const { values } = parseArgs({

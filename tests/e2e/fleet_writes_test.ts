@@ -1,0 +1,74 @@
+/**
+ * Requests the roles send while a fleet fills: each node's state ConfigMap, GFD labels and advertised
+ * resources are written exactly once, however the node, state and status events interleave, and nothing
+ * is written once the fleet is up.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { startTestCluster, waitFor } from "../cluster/harness.ts";
+import { startRole } from "../cluster/roles.ts";
+import { apiRequestCounts, requestsBetween } from "../cluster/api_metrics.ts";
+import { connect } from "../../components/core/kube/client.ts";
+import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../../components/core/topology_config.ts";
+import { fleetNodes } from "../../components/local_fleet/fleet.ts";
+import { FLEET_NAMESPACE as NS, type Node } from "../cluster/fleet_fixtures.ts";
+
+const NODES = { a100: 24, h100: 8, l40s: 8 };
+const CREATORS = 8;
+
+Deno.test("a filling fleet gets one state write, one label write and one status write per node", async () => {
+  await using cluster = await startTestCluster();
+  const logDir = await Deno.makeTempDir({ prefix: "fakegpu-writes-e2e-" });
+  const client = await connect({ kubeconfig: cluster.kubeconfigPath, qps: 200, burst: 400 });
+  const topologyYaml = Object.entries(NODES).reduce(
+    (text, [pool, count]) => text.replace(new RegExp(`(${pool}:[\\s\\S]*?nodeCount: )\\d+`), `$1${count}`),
+    DEFAULT_TOPOLOGY_YAML,
+  );
+  const plan = fleetNodes(parseTopologyYaml(topologyYaml));
+  const roleArgs = ["--kubeconfig", cluster.kubeconfigPath, "--namespace", NS];
+  await using _statusUpdater = await startRole("status-updater", roleArgs, { logDir });
+  await using _devicePlugin = await startRole("device-plugin", roleArgs, { logDir });
+  try {
+    await client.create("/api/v1/namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: NS },
+    });
+    await client.create(`/api/v1/namespaces/${NS}/configmaps`, {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "topology", namespace: NS },
+      data: { "topology.yml": topologyYaml },
+    });
+    const before = await apiRequestCounts(client);
+    const queue = [...plan];
+    await Promise.all(Array.from({ length: CREATORS }, async () => {
+      for (let p = queue.shift(); p; p = queue.shift()) await client.create("/api/v1/nodes", p.object);
+    }));
+    await waitFor("every node advertised and labelled", async () => {
+      const { items } = await client.list<Node>("/api/v1/nodes");
+      const done = items.filter((n) =>
+        n.metadata.labels?.["nvidia.com/gpu.product"] &&
+        n.status?.allocatable?.["nvidia.com/gpu"] ===
+          String(plan.find((p) => p.name === n.metadata.name)?.gpus)
+      );
+      return done.length === plan.length;
+    }, { timeoutMs: 120_000 });
+    const filled = await apiRequestCounts(client);
+    for (const write of ["APPLY configmaps", "APPLY nodes", "APPLY nodes/status"]) {
+      assert.equal(requestsBetween(before, filled, write), plan.length, `${write}: one per node`);
+    }
+    for (const verb of ["PATCH", "PUT", "POST", "DELETE"]) {
+      assert.equal(requestsBetween(before, filled, `${verb} configmaps`), 0, `no ${verb} of a ConfigMap`);
+    }
+    await new Promise((r) => setTimeout(r, 5_000));
+    const steady = await apiRequestCounts(client);
+    for (const write of ["APPLY configmaps", "APPLY nodes", "APPLY nodes/status"]) {
+      assert.equal(requestsBetween(filled, steady, write), 0, `${write}: nothing in steady state`);
+    }
+  } finally {
+    client.close();
+    await Deno.remove(logDir, { recursive: true });
+  }
+});

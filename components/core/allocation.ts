@@ -11,6 +11,34 @@ import type { GpuHolder, NodeGpuDevice, UtilizationRange } from "./node_state.ts
 /** The resource name of a whole GPU. */
 export const GPU_RESOURCE = "nvidia.com/gpu";
 
+/**
+ * Pod annotation with the UUIDs of the GPUs a real node's kubelet allocated to the pod (comma-separated), written
+ * by the node's device plugin; status-updater records exactly these GPUs for the pod.
+ */
+export const KUBELET_GPUS_ANNOTATION = "fakegpu.io/kubelet-gpus";
+
+/**
+ * The GPUs kubelets allocated to `pods` ({@link KUBELET_GPUS_ANNOTATION}) as GPU index → `[pod UID]`, for the
+ * devices given; UUIDs not among them are ignored.
+ */
+export function kubeletAllocatedGpus(
+  pods: Iterable<PodLike>,
+  devices: readonly { index: number; uuid: string }[],
+): Map<number, string[]> {
+  const indexOf = new Map(devices.map((d) => [d.uuid, d.index]));
+  const result = new Map<number, string[]>();
+  for (const pod of pods) {
+    const uid = pod.metadata?.uid;
+    const value = pod.metadata?.annotations?.[KUBELET_GPUS_ANNOTATION];
+    if (!uid || !value) continue;
+    for (const uuid of value.split(",")) {
+      const index = indexOf.get(uuid.trim());
+      if (index !== undefined) result.set(index, [uid]);
+    }
+  }
+  return result;
+}
+
 /** The parts of a container that GPU assignment reads. */
 export interface ContainerLike {
   /** Container name. */

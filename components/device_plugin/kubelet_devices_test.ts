@@ -7,6 +7,8 @@ import {
   UnknownDevicesError,
 } from "./kubelet_devices.ts";
 import { testState } from "../dra_plugin/test_state.ts";
+import { podGpus } from "./pod_resources.ts";
+import { KUBELET_GPUS_ANNOTATION, kubeletAllocatedGpus } from "../core/allocation.ts";
 
 const base = testState("real-0", "a100-80gb", 4);
 const state = {
@@ -57,5 +59,32 @@ Deno.test("allocateContainer(): NVIDIA_VISIBLE_DEVICES, NODE_NAME and the nvidia
   assert.throws(
     () => allocateContainer("nvidia.com/gpu", devices, [u1, "GPU-9", "x"], "real-0"),
     (err: unknown) => err instanceof UnknownDevicesError && err.message.endsWith("device IDs: GPU-9, x"),
+  );
+});
+
+Deno.test("podGpus(): each GPU pod's UUIDs from the kubelet's pod resources, replica suffixes removed", () => {
+  assert.deepEqual(
+    podGpus([
+      {
+        name: "train",
+        namespace: "default",
+        containers: [
+          { name: "a", devices: [{ resource_name: "nvidia.com/gpu", device_ids: [u3, `${u1}::2`] }] },
+          { name: "b", devices: [{ resource_name: "rdma/hca", device_ids: ["hca-0"] }] },
+        ],
+      },
+      { name: "web", namespace: "default", containers: [{ name: "c", devices: [] }] },
+    ]),
+    new Map([["default/train", [u1, u3].sort().join(",")]]),
+  );
+});
+
+Deno.test("kubeletAllocatedGpus(): the pod's recorded UUIDs by GPU index; unknown UUIDs ignored", () => {
+  const pod = {
+    metadata: { uid: "p1", annotations: { [KUBELET_GPUS_ANNOTATION]: `${u3},GPU-unknown,${u1}` } },
+  };
+  assert.deepEqual(
+    kubeletAllocatedGpus([pod, { metadata: { uid: "p2" } }], state.devices),
+    new Map([[3, ["p1"]], [1, ["p1"]]]),
   );
 });

@@ -44,6 +44,8 @@ export interface ResourcePluginOptions {
   node: string;
   /** Host path of fakegpu's nvidia-smi to mount into GPU containers. */
   nvidiaSmiHostPath?: string;
+  /** Called after each successful Allocate. */
+  onAllocate?: () => void;
 }
 
 /** A device plugin for one resource; see the module doc. */
@@ -150,9 +152,11 @@ export class ResourcePlugin {
           ),
         })),
       })),
-      Allocate: unary((req: AllocateRequest) => ({
-        container_responses: req.container_requests.map((c) => this.#allocate(c.devices_ids)),
-      })),
+      Allocate: unary((req: AllocateRequest) => {
+        const container_responses = req.container_requests.map((c) => this.#allocate(c.devices_ids));
+        this.options.onAllocate?.();
+        return { container_responses };
+      }),
       PreStartContainer: unary(() => ({})),
     };
   }

@@ -13,6 +13,7 @@ import { type FlagSpec, LISTEN_ADDRESS_PATTERN, parseListenAddress } from "../co
 import { runKwokDevicePlugin } from "./controller.ts";
 import { DEVICE_PLUGIN_DIR } from "./kubelet_plugin.ts";
 import { runNodeDevicePlugin } from "./node_controller.ts";
+import { POD_RESOURCES_SOCKET } from "./pod_resources.ts";
 
 /** Flags of `fakegpu device-plugin`. */
 export const DEVICE_PLUGIN_FLAGS: FlagSpec[] = [
@@ -36,6 +37,11 @@ export const DEVICE_PLUGIN_FLAGS: FlagSpec[] = [
   },
   { name: "health-address", description: "[host]:port of GET /health (this-node)", defaultText: ":8081" },
   {
+    name: "pod-resources-socket",
+    description: "the kubelet's PodResources socket, read for the GPUs it gave each pod (this-node)",
+    defaultText: POD_RESOURCES_SOCKET,
+  },
+  {
     name: "nvidia-smi-host-path",
     description: "host path of fakegpu's nvidia-smi, mounted read-only into GPU containers (this-node)",
   },
@@ -53,6 +59,7 @@ export function devicePluginFlagsSchema(nodeNameFromEnv?: string) {
       ":8081",
     ),
     nvidiaSmiHostPath: z.string().min(1).optional(),
+    podResourcesSocket: z.string().min(1).default(POD_RESOURCES_SOCKET),
   });
 }
 
@@ -74,6 +81,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<void> 
           pluginDir: flags.pluginDir,
           healthAddress: parseListenAddress(flags.healthAddress, "--health-address"),
           nvidiaSmiHostPath: flags.nvidiaSmiHostPath,
+          podResourcesSocket: flags.podResourcesSocket,
           signal,
         })
         : runKwokDevicePlugin(client, {

@@ -12,6 +12,7 @@ import { log } from "../core/log.ts";
 import type { KubeClient } from "../core/kube/client.ts";
 import { nodeResources } from "./kubelet_devices.ts";
 import { KUBELET_SOCKET, ResourcePlugin } from "./kubelet_plugin.ts";
+import { KubeletGpuRecorder } from "./pod_resources.ts";
 
 /** Options of {@link runNodeDevicePlugin}. */
 export interface NodeDevicePluginOptions {
@@ -29,11 +30,15 @@ export interface NodeDevicePluginOptions {
   healthAddress: { hostname: string; port: number };
   /** Host path of fakegpu's nvidia-smi to mount into GPU containers. */
   nvidiaSmiHostPath?: string;
+  /** The kubelet's PodResources socket. */
+  podResourcesSocket: string;
   /** Stops the plugin. */
   signal: AbortSignal;
 }
 
 const CHECK_INTERVAL_MS = 1_000;
+/** How long after an Allocate the kubelet's allocations are read again (it records them right after Allocate). */
+const RECORD_WINDOW_MS = 10_000;
 
 /** Serves the node's resources to its kubelet until the signal aborts. */
 export async function runNodeDevicePlugin(
@@ -45,6 +50,10 @@ export async function runNodeDevicePlugin(
   const registered = new Set<string>();
   const failing = new Set<string>();
   let kubeletSocket: number | null | undefined;
+  const recorder = new KubeletGpuRecorder(client, options.podResourcesSocket);
+  let lastAllocate = Date.now();
+  let recordFailing = false;
+  const onAllocate = () => lastAllocate = Date.now();
 
   const fleet = watchFleet(client, {
     ...options,
@@ -67,7 +76,7 @@ export async function runNodeDevicePlugin(
       if (plugin) plugin.update(devices);
       else {plugins.set(
           resource,
-          new ResourcePlugin(resource, devices, { dir: options.pluginDir, node, ...options }),
+          new ResourcePlugin(resource, devices, { dir: options.pluginDir, node, onAllocate, ...options }),
         );}
     }
     for (const [resource, plugin] of plugins) {
@@ -88,6 +97,7 @@ export async function runNodeDevicePlugin(
       registered.clear();
     }
     if (socket === null) return;
+    if (Date.now() - lastAllocate < RECORD_WINDOW_MS) await recordAllocations();
     for (const [resource, plugin] of plugins) {
       if (registered.has(resource) && await plugin.serving()) continue;
       try {
@@ -101,6 +111,17 @@ export async function runNodeDevicePlugin(
         }
         failing.add(resource);
       }
+    }
+  }
+
+  /** Records the kubelet's GPU allocations on the pods (see {@link KubeletGpuRecorder}). */
+  async function recordAllocations(): Promise<void> {
+    try {
+      await recorder.record();
+      recordFailing = false;
+    } catch (err) {
+      if (!recordFailing) log.warn("reading the kubelet's pod resources failed", { node, error: err });
+      recordFailing = true;
     }
   }
 

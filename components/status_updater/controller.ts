@@ -7,7 +7,14 @@
  * @module
  */
 import { isDeepStrictEqual } from "node:util";
-import { podGpuDemand, type PodLike, slimPod } from "../core/allocation.ts";
+import {
+  KUBELET_GPUS_ANNOTATION,
+  kubeletAllocatedGpus,
+  podGpuDemand,
+  type PodLike,
+  slimPod,
+} from "../core/allocation.ts";
+import { gpuDevices } from "../core/identity.ts";
 import { isKwokNode, watchFleet } from "../core/fleet_watch.ts";
 import { gpuNodeLabels } from "../core/gfd_labels.ts";
 import { log } from "../core/log.ts";
@@ -86,7 +93,7 @@ export async function runStatusUpdaterController(
     path: "/api/v1/pods",
     fieldSelector: "spec.nodeName!=",
     signal,
-    transform: (pod) => slimPod(pod, [UTILIZATION_ANNOTATION, MEMORY_ANNOTATION]),
+    transform: (pod) => slimPod(pod, [UTILIZATION_ANNOTATION, MEMORY_ANNOTATION, KUBELET_GPUS_ANNOTATION]),
     onChange: (change) => {
       if (change.type === "synced") return;
       const pod = change.object;
@@ -181,6 +188,11 @@ export async function runStatusUpdaterController(
         `Claim allocates device "${device}" that ${name} does not have; ignored`,
       );
     }
+    const podsOnNode = [...(podsByNode.get(name)?.values() ?? [])];
+    // On a real node the kubelet chose each pod's GPUs; its device plugin records them on the pod.
+    const allocated = kwok
+      ? []
+      : kubeletAllocatedGpus(podsOnNode, gpuDevices(name, pool.model, pool.gpuCount));
     const decision = desiredNodeState({
       node: name,
       poolName,
@@ -188,7 +200,7 @@ export async function runStatusUpdaterController(
       migStrategy: topology.migStrategy,
       kwok,
       previous: entry?.state,
-      pods: [...(podsByNode.get(name)?.values() ?? [])],
+      pods: podsOnNode,
       utilizationOf: (pod) => {
         const parsed = parseUtilization(pod);
         if (parsed.error) {
@@ -204,7 +216,7 @@ export async function runStatusUpdaterController(
         return parsed.mib;
       },
       faults: faults.faults,
-      claimed: claimed.byIndex,
+      claimed: new Map([...claimed.byIndex, ...allocated]),
     });
     const text = encodeNodeState(decision.state);
     const pending = stateWrites.pending(name, entry?.configMap.metadata?.resourceVersion);

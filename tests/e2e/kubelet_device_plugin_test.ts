@@ -67,7 +67,7 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
     });
 
     await t.step(
-      "a 2-GPU pod is Running with NVIDIA_VISIBLE_DEVICES naming two of the node's GPUs",
+      "a 2-GPU pod is Running; NVIDIA_VISIBLE_DEVICES names the GPUs the node state records for it",
       async () => {
         await cluster.kubectlApply(JSON.stringify({
           apiVersion: "v1",
@@ -95,12 +95,17 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
         const uuids = (await state())!.devices.map((d) => d.uuid);
         for (const id of visible) assert.ok(uuids.includes(id), `${id} is not a GPU of ${REAL}`);
         assert.equal(created[0].envs.NODE_NAME, REAL);
-        // The node state records the pod on two GPUs of the node.
-        await waitFor(
-          "train recorded in the node state",
-          async () =>
-            (await state())?.devices.filter((d) => d.holder?.podUid === pod.metadata.uid).length === 2,
-        );
+        // The plugin recorded the kubelet's choice on the pod, and the node state follows it exactly.
+        await waitFor("the kubelet's GPUs recorded on the pod", async () => {
+          const p = await client.get<{ metadata: { annotations?: Record<string, string> } }>(
+            "/api/v1/namespaces/default/pods/train",
+          );
+          return p?.metadata.annotations?.["fakegpu.io/kubelet-gpus"] === [...visible].sort().join(",");
+        });
+        await waitFor("the node state to record train on the kubelet's GPUs", async () => {
+          const held = (await state())?.devices.filter((d) => d.holder?.podUid === pod.metadata.uid);
+          return JSON.stringify(held?.map((d) => d.uuid).sort()) === JSON.stringify([...visible].sort());
+        });
       },
     );
 

@@ -18,8 +18,8 @@ export const GPU_RESOURCE = "nvidia.com/gpu";
 export const KUBELET_GPUS_ANNOTATION = "fakegpu.io/kubelet-gpus";
 
 /**
- * The GPUs kubelets allocated to `pods` ({@link KUBELET_GPUS_ANNOTATION}) as GPU index → `[pod UID]`, for the
- * devices given; UUIDs not among them are ignored.
+ * The GPUs kubelets allocated to `pods` ({@link KUBELET_GPUS_ANNOTATION}) as GPU index → UIDs of the pods using
+ * it (several with time-slicing), for the devices given; UUIDs not among them are ignored.
  */
 export function kubeletAllocatedGpus(
   pods: Iterable<PodLike>,
@@ -33,7 +33,7 @@ export function kubeletAllocatedGpus(
     if (!uid || !value) continue;
     for (const uuid of value.split(",")) {
       const index = indexOf.get(uuid.trim());
-      if (index !== undefined) result.set(index, [uid]);
+      if (index !== undefined) result.set(index, [...new Set([...(result.get(index) ?? []), uid])]);
     }
   }
   return result;
@@ -288,4 +288,53 @@ export function assignGpus(
     return holder ? { ...identity, holder } : identity;
   });
   return { devices: result, unsatisfied };
+}
+
+/**
+ * Time-slicing: which GPUs pods use when each GPU is shared `replicas` ways (every requested `nvidia.com/gpu` is
+ * one replica), as GPU index → UIDs of the pods using it, oldest first. Pods keep the GPUs `previous` records for
+ * them; a pod new to the node gets its replicas on distinct GPUs with the most replicas free, lowest index first
+ * (NVIDIA's `distributed` policy); a pod that does not fit gets none.
+ */
+export function sharedGpus(
+  pods: PodLike[],
+  previous: readonly NodeGpuDevice[],
+  gpuCount: number,
+  replicas: number,
+): Map<number, string[]> {
+  const active = pods
+    .filter(podHoldsResources)
+    .map((pod) => ({ uid: pod.metadata?.uid ?? "", demand: podGpuDemand(pod).total }))
+    .filter((p) => p.uid && p.demand > 0);
+  const activeUids = new Set(active.map((p) => p.uid));
+  const users = Array.from({ length: gpuCount }, (_, i) => {
+    const d = previous.find((p) => p.index === i);
+    const before = d?.holder ? [d.holder.podUid, ...(d.sharedWith ?? []).map((s) => s.podUid)] : [];
+    return before.filter((uid) => activeUids.has(uid));
+  });
+  const placed = new Set(users.flat());
+  const byAge = pods.filter((p) => activeUids.has(p.metadata?.uid ?? "")).sort(creationOrder);
+  for (const pod of byAge) {
+    const uid = pod.metadata!.uid!;
+    if (placed.has(uid)) continue;
+    let missing = podGpuDemand(pod).total;
+    const picks: number[] = [];
+    while (missing > 0) {
+      const candidates = users.map((u, i) => ({
+        i,
+        free: replicas - u.length - picks.filter((p) => p === i).length,
+      }))
+        .filter((c) => c.free > 0)
+        .sort((a, b) =>
+          picks.filter((p) => p === a.i).length - picks.filter((p) => p === b.i).length ||
+          b.free - a.free || a.i - b.i
+        );
+      if (candidates.length === 0) break;
+      picks.push(candidates[0].i);
+      missing--;
+    }
+    if (missing > 0) continue;
+    for (const i of new Set(picks)) users[i].push(uid);
+  }
+  return new Map(users.flatMap((u, i) => u.length > 0 ? [[i, u] as [number, string[]]] : []));
 }

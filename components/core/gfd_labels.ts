@@ -30,17 +30,18 @@ export function gpuNodeLabels(input: GpuNodeLabelInput): Record<string, string> 
   const model = pool.model;
   const [driverMajor = "0", driverMinor = "0", driverRev = "0"] = versionParts(pool.driverVersion);
   const [cudaMajor = "0", cudaMinor = "0"] = versionParts(pool.cudaVersion);
+  const replicas = pool.replicas ?? 1;
   const labels: Record<string, string> = {
     "nvidia.com/gpu.present": "true",
-    "nvidia.com/gpu.product": sanitiseProductName(model.name),
+    "nvidia.com/gpu.product": sanitiseProductName(model.name) + (replicas > 1 ? "-SHARED" : ""),
     "nvidia.com/gpu.count": String(pool.gpuCount),
     "nvidia.com/gpu.memory": String(model.memoryMiB),
     "nvidia.com/gpu.family": model.family,
     "nvidia.com/gpu.compute.major": String(model.computeCapability.major),
     "nvidia.com/gpu.compute.minor": String(model.computeCapability.minor),
     "nvidia.com/gpu.machine": sanitiseProductName(input.machine ?? "unknown"),
-    "nvidia.com/gpu.replicas": "1",
-    "nvidia.com/gpu.sharing-strategy": "none",
+    "nvidia.com/gpu.replicas": String(replicas),
+    "nvidia.com/gpu.sharing-strategy": replicas > 1 ? "time-slicing" : "none",
     "nvidia.com/gpu.mode": "compute",
     "nvidia.com/mig.capable": String(model.migProfiles.length > 0),
     "nvidia.com/mps.capable": "false",

@@ -83,6 +83,11 @@ export interface PoolSpec {
   nodeCount?: number;
   /** How the pool's GPUs are offered to the scheduler (fakegpu's own field); absent means `extended-resource`. */
   gpuOffer?: GpuOffer;
+  /**
+   * Time-slicing: each GPU is advertised as this many `nvidia.com/gpu` (NVIDIA's `sharing.timeSlicing` replicas);
+   * absent means 1, no sharing.
+   */
+  replicas?: number;
 }
 
 /**

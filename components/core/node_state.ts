@@ -70,6 +70,7 @@ const stateSchema = z.object({
   migStrategy: z.enum(["none", "single", "mixed"]),
   otherResources: z.record(z.string(), z.number().int().min(0)),
   gpuOffer: z.enum(["extended-resource", "dra", "both"]).optional(),
+  replicas: z.number().int().min(2).optional(),
   devices: z.array(deviceSchema),
 });
 
@@ -143,6 +144,8 @@ export interface NodeGpuState {
   otherResources: Record<string, number>;
   /** How the pool offers its GPUs; absent means `extended-resource`. */
   gpuOffer?: GpuOffer;
+  /** Time-slicing replicas per GPU; absent means 1. */
+  replicas?: number;
   /** The GPUs, by index. */
   devices: NodeGpuDevice[];
 }

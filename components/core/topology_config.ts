@@ -106,6 +106,8 @@ function expecting(what: string) {
 const positiveInt = z.int(expecting("a positive integer")).min(1, expecting("a positive integer"));
 const nonNegativeInt = z.int(expecting("a non-negative integer")).min(0, expecting("a non-negative integer"));
 const gpuCount = positiveInt.max(MAX_GPUS_PER_NODE, expecting(`at most ${MAX_GPUS_PER_NODE} GPUs per node`));
+/** Time-slicing replicas per GPU (NVIDIA's device plugin allows any positive count; 64 keeps IDs sane). */
+const replicas = positiveInt.max(64, expecting("at most 64 replicas per GPU"));
 const nonEmptyString = z.string(expecting("a non-empty string")).min(1, expecting("a non-empty string"));
 
 /** A version string; a YAML number such as `12.4` is taken as its text (integers gain `.0`). */
@@ -171,6 +173,7 @@ const legacyPoolSchema = z.strictObject({
   cudaVersion: cudaVersion.optional(),
   nodeCount: nonNegativeInt.optional(),
   gpuOffer: gpuOffer.optional(),
+  replicas: replicas.optional(),
   numa: z.unknown().optional(), // NUMA simulation is not implemented; accepted for compatibility
 }, expecting("a map"));
 
@@ -201,6 +204,7 @@ const newPoolSchema = z.strictObject({
     .optional(),
   nodeCount: nonNegativeInt.optional(),
   gpuOffer: gpuOffer.optional(),
+  replicas: replicas.optional(),
   numa: z.unknown().optional(), // as in the legacy format
 }, expecting("a map"));
 
@@ -267,6 +271,7 @@ interface PoolDraft {
   cudaVersion?: string;
   nodeCount?: number;
   gpuOffer?: GpuOffer;
+  replicas?: number;
   resources: { name: string; count: number; path: Path }[];
   paths: { profile: Path; product: Path; memory: Path; count: Path };
 }
@@ -284,6 +289,7 @@ function legacyDraft(pool: LegacyPool, at: Path): PoolDraft {
     cudaVersion: pool.cudaVersion,
     nodeCount: pool.nodeCount,
     gpuOffer: pool.gpuOffer,
+    replicas: pool.replicas,
     resources: (pool.otherDevices ?? []).map((device, i) => ({
       ...device,
       path: [...at, "otherDevices", i, "name"],
@@ -312,6 +318,7 @@ function newDraft(pool: NewPool, at: Path): PoolDraft {
     cudaVersion: overrides.system?.cuda_version,
     nodeCount: pool.nodeCount,
     gpuOffer: pool.gpuOffer,
+    replicas: pool.replicas,
     resources: (pool.resources ?? []).flatMap((entry, i) =>
       Object.entries(entry).map(([name, value]) => ({
         name,
@@ -411,6 +418,7 @@ function resolvePool(
     backend: draft.backend,
     ...(draft.nodeCount === undefined ? {} : { nodeCount: draft.nodeCount }),
     ...(gpuOffer === undefined ? {} : { gpuOffer }),
+    ...((draft.replicas ?? 1) > 1 ? { replicas: draft.replicas } : {}),
   };
 }
 

@@ -37,18 +37,29 @@ export class UnknownDevicesError extends Error {
   }
 }
 
+/** The GPU UUID of a device ID: the ID without a time-slicing replica suffix `::<k>`. */
+export function gpuOfDevice(id: string): string {
+  return id.replace(/::\d+$/, "");
+}
+
 /**
  * The resources the node's device plugin serves and their devices: `nvidia.com/gpu` (one device per GPU, ID =
- * UUID, Unhealthy while a fault makes the GPU unhealthy; absent for a DRA-only pool), and each other resource of
- * the pool with `count` devices `<resource name>-<k>`. No state: nothing to serve.
+ * UUID, or with time-slicing `replicas` devices `<uuid>::<k>` per GPU; Unhealthy while a fault makes the GPU
+ * unhealthy; absent for a DRA-only pool), and each other resource of the pool with `count` devices
+ * `<resource name>-<k>`. No state: nothing to serve.
  */
 export function nodeResources(state: NodeGpuState | undefined): Map<string, KubeletDevice[]> {
   const resources = new Map<string, KubeletDevice[]>();
   if (!state) return resources;
   if (state.gpuOffer !== "dra") {
+    const replicas = state.replicas ?? 1;
     resources.set(
       GPU_RESOURCE,
-      state.devices.map((d) => ({ ID: d.uuid, health: isGpuHealthy(d.faults) ? "Healthy" : "Unhealthy" })),
+      state.devices.flatMap((d) => {
+        const health = isGpuHealthy(d.faults) ? "Healthy" : "Unhealthy";
+        if (replicas === 1) return [{ ID: d.uuid, health }];
+        return Array.from({ length: replicas }, (_, k) => ({ ID: `${d.uuid}::${k}`, health }));
+      }),
     );
   }
   for (const [name, count] of Object.entries(state.otherResources)) {
@@ -71,6 +82,8 @@ export function socketName(resource: string): string {
 /**
  * The preferred allocation of `size` devices: the must-include devices, then the available devices that keep
  * the whole set tightest in device order (neighbouring GPUs share NVLink switches and NUMA nodes on HGX boards).
+ * Time-slicing replicas are spread instead, as NVIDIA's default `distributed` policy does: each next replica
+ * comes from the GPU this allocation uses least and that has the most replicas free.
  */
 export function preferredAllocation(
   order: readonly string[],
@@ -81,6 +94,9 @@ export function preferredAllocation(
   const position = new Map(order.map((id, i) => [id, i]));
   const rank = (id: string) => position.get(id) ?? Number.MAX_SAFE_INTEGER;
   const chosen = [...new Set(mustInclude)];
+  if (order.some((id) => gpuOfDevice(id) !== id)) {
+    return distributed(available, chosen, size, rank).sort((a, b) => rank(a) - rank(b));
+  }
   const rest = available.filter((id) => !chosen.includes(id)).sort((a, b) => rank(a) - rank(b));
   const extra = Math.max(0, Math.min(size - chosen.length, rest.length));
   let best = rest.slice(0, extra);
@@ -94,9 +110,38 @@ export function preferredAllocation(
   return [...chosen, ...best].sort((a, b) => rank(a) - rank(b));
 }
 
+function distributed(
+  available: readonly string[],
+  chosen: string[],
+  size: number,
+  rank: (id: string) => number,
+): string[] {
+  const count = (ids: readonly string[]) => {
+    const counts = new Map<string, number>();
+    for (const id of ids) counts.set(gpuOfDevice(id), (counts.get(gpuOfDevice(id)) ?? 0) + 1);
+    return counts;
+  };
+  const free = count(available);
+  const used = count(chosen);
+  const rest = available.filter((id) => !chosen.includes(id));
+  while (chosen.length < size && rest.length > 0) {
+    const score = (
+      id: string,
+    ) => [used.get(gpuOfDevice(id)) ?? 0, -(free.get(gpuOfDevice(id)) ?? 0), rank(id)];
+    rest.sort((a, b) => {
+      const [x, y] = [score(a), score(b)];
+      return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+    });
+    const next = rest.shift()!;
+    chosen.push(next);
+    used.set(gpuOfDevice(next), (used.get(gpuOfDevice(next)) ?? 0) + 1);
+  }
+  return chosen;
+}
+
 /**
- * The Allocate response for one container: `NVIDIA_VISIBLE_DEVICES` with the unique GPU UUIDs (for
- * `nvidia.com/gpu`), `NODE_NAME`, and a read-only mount of nvidia-smi when `nvidiaSmiHostPath` is set. Throws
+ * The Allocate response for one container: `NVIDIA_VISIBLE_DEVICES` with the unique GPU UUIDs, replica suffixes
+ * removed (for `nvidia.com/gpu`), `NODE_NAME`, and a read-only mount of nvidia-smi when `nvidiaSmiHostPath` is set. Throws
  * {@link UnknownDevicesError} naming IDs the resource does not have.
  */
 export function allocateContainer(
@@ -112,7 +157,7 @@ export function allocateContainer(
   const envs: Record<string, string> = { NODE_NAME: node };
   const mounts: ContainerAllocation["mounts"] = [];
   if (resource === GPU_RESOURCE) {
-    envs.NVIDIA_VISIBLE_DEVICES = [...new Set(ids)].join(",");
+    envs.NVIDIA_VISIBLE_DEVICES = [...new Set(ids.map(gpuOfDevice))].join(",");
     if (nvidiaSmiHostPath) {
       mounts.push({
         container_path: NVIDIA_SMI_CONTAINER_PATH,

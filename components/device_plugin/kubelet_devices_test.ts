@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   allocateContainer,
+  gpuOfDevice,
   nodeResources,
   preferredAllocation,
   socketName,
@@ -86,5 +87,22 @@ Deno.test("kubeletAllocatedGpus(): the pod's recorded UUIDs by GPU index; unknow
   assert.deepEqual(
     kubeletAllocatedGpus([pod, { metadata: { uid: "p2" } }], state.devices),
     new Map([[3, ["p1"]], [1, ["p1"]]]),
+  );
+});
+
+Deno.test("time-slicing: <uuid>::<k> devices, plain UUIDs in the env, replicas spread over GPUs", () => {
+  const devices = nodeResources({ ...state, replicas: 2 }).get("nvidia.com/gpu")!;
+  assert.deepEqual(devices.slice(0, 3).map((d) => d.ID), [`${u0}::0`, `${u0}::1`, `${u1}::0`]);
+  assert.equal(devices.length, 8);
+  assert.equal(devices.filter((d) => d.health === "Unhealthy").length, 2);
+  const env =
+    allocateContainer("nvidia.com/gpu", devices, [`${u1}::1`, `${u1}::0`, `${u3}::0`], "real-0").envs;
+  assert.equal(env.NVIDIA_VISIBLE_DEVICES, `${u1},${u3}`);
+  const ids = devices.map((d) => d.ID);
+  const available = ids.filter((id) => id !== `${u0}::0`);
+  assert.deepEqual(
+    preferredAllocation(ids, available, [], 2).map(gpuOfDevice),
+    [u1, u2],
+    "two replicas on two GPUs that have both replicas free",
   );
 });

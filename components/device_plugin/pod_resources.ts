@@ -8,6 +8,7 @@
  */
 import { GPU_RESOURCE, KUBELET_GPUS_ANNOTATION } from "../core/allocation.ts";
 import { callUnary, loadProto, service, unixClient } from "../core/grpc.ts";
+import { gpuOfDevice } from "./kubelet_devices.ts";
 import type { KubeClient } from "../core/kube/client.ts";
 
 /** The kubelet's PodResources socket. */
@@ -35,7 +36,7 @@ export function podGpus(pods: readonly PodResources[]): Map<string, string> {
   for (const pod of pods) {
     const ids = pod.containers.flatMap((c) =>
       c.devices.filter((d) => d.resource_name === GPU_RESOURCE).flatMap((d) => d.device_ids)
-    ).map((id) => id.replace(/::\d+$/, ""));
+    ).map(gpuOfDevice);
     if (ids.length > 0) result.set(`${pod.namespace}/${pod.name}`, [...new Set(ids)].sort().join(","));
   }
   return result;

@@ -39,8 +39,11 @@ export function desiredResources(input: AdvertisementInput): Advertisement | und
     const allocatable: Record<string, string> = {};
     // A DRA-only pool offers its GPUs as ResourceSlices (dra-plugin) instead.
     if (input.state.gpuOffer !== "dra") {
-      capacity[GPU_RESOURCE] = String(input.state.devices.length);
-      allocatable[GPU_RESOURCE] = String(input.state.devices.filter((d) => isGpuHealthy(d.faults)).length);
+      const replicas = input.state.replicas ?? 1;
+      capacity[GPU_RESOURCE] = String(input.state.devices.length * replicas);
+      allocatable[GPU_RESOURCE] = String(
+        input.state.devices.filter((d) => isGpuHealthy(d.faults)).length * replicas,
+      );
     }
     for (const [name, count] of Object.entries(input.state.otherResources)) {
       if (name !== GPU_RESOURCE) capacity[name] = allocatable[name] = String(count);

@@ -82,3 +82,14 @@ Deno.test("desiredResources() leaves nvidia.com/gpu out on a DRA-only pool and k
     }),
   );
 });
+
+Deno.test("desiredResources() advertises every time-slicing replica on a KWOK node", () => {
+  const faulty = state.devices.map((d) => d.index === 0 ? { ...d, faults: { xid: 79 } } : d);
+  assert.deepEqual(
+    desiredResources({ kwok: true, inPool: true, state: { ...state, replicas: 4, devices: faulty } }),
+    {
+      capacity: { "nvidia.com/gpu": "32", "rdma/hca": "2" },
+      allocatable: { "nvidia.com/gpu": "28", "rdma/hca": "2" },
+    },
+  );
+});

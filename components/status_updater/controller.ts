@@ -12,6 +12,7 @@ import {
   kubeletAllocatedGpus,
   podGpuDemand,
   type PodLike,
+  sharedGpus,
   slimPod,
 } from "../core/allocation.ts";
 import { gpuDevices } from "../core/identity.ts";
@@ -193,6 +194,13 @@ export async function runStatusUpdaterController(
     const allocated = kwok
       ? []
       : kubeletAllocatedGpus(podsOnNode, gpuDevices(name, pool.model, pool.gpuCount));
+    // Time-slicing: pods share GPUs (on a real node until its device plugin records the kubelet's choice).
+    const shared = pool.replicas === undefined ? [] : sharedGpus(
+      podsOnNode.filter((p) => kwok || !p.metadata?.annotations?.[KUBELET_GPUS_ANNOTATION]),
+      entry?.state?.devices ?? [],
+      pool.gpuCount,
+      pool.replicas,
+    );
     const decision = desiredNodeState({
       node: name,
       poolName,
@@ -216,7 +224,7 @@ export async function runStatusUpdaterController(
         return parsed.mib;
       },
       faults: faults.faults,
-      claimed: new Map([...claimed.byIndex, ...allocated]),
+      claimed: new Map([...claimed.byIndex, ...shared, ...allocated]),
     });
     const text = encodeNodeState(decision.state);
     const pending = stateWrites.pending(name, entry?.configMap.metadata?.resourceVersion);

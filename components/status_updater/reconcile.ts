@@ -101,6 +101,7 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
       migStrategy: input.migStrategy,
       otherResources: { ...pool.otherResources },
       ...(pool.gpuOffer === undefined ? {} : { gpuOffer: pool.gpuOffer }),
+      ...(pool.replicas === undefined ? {} : { replicas: pool.replicas }),
       devices: simulated,
     },
     unsatisfied: assignment.unsatisfied,

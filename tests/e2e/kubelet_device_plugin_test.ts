@@ -11,6 +11,7 @@ import { type RoleProcess, startRole } from "../cluster/roles.ts";
 import { createDefaultFleet, FLEET_NAMESPACE as NS, gpuCounts, POOL_KEY } from "../cluster/fleet_fixtures.ts";
 import { freePort, startKubeletNode } from "../kubelet/node.ts";
 import { connect } from "../../components/core/kube/client.ts";
+import { DEFAULT_TOPOLOGY_YAML } from "../../components/core/topology_config.ts";
 import { decodeNodeState, stateConfigMapName } from "../../components/core/node_state.ts";
 
 const REAL = "real-a100-0";
@@ -46,6 +47,15 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
         health,
       ], { NODE_NAME: REAL, FAKEGPU_LOG_LEVEL: "info" });
     const plugin = startPlugin();
+    /** Waits until the pod is Running; a timeout names its phase, reason and conditions. */
+    const runningPod = (name: string) =>
+      waitFor(`${name} Running`, async () => {
+        const p = await client.get<{ metadata: { uid: string }; status?: Record<string, unknown> }>(
+          `/api/v1/namespaces/default/pods/${name}`,
+        );
+        if (p?.status?.phase === "Running") return p;
+        throw new Error(JSON.stringify(p?.status ?? "no pod"));
+      });
     const resources = async () =>
       ((await client.get<NodeView>(`/api/v1/nodes/${REAL}`))?.status ?? {}) as Required<NodeView>["status"];
     const state = async () => {
@@ -82,12 +92,7 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
             }],
           },
         }));
-        const pod = await waitFor("train Running", async () => {
-          const p = await client.get<{ metadata: { uid: string }; status?: { phase?: string } }>(
-            "/api/v1/namespaces/default/pods/train",
-          );
-          return p?.status?.phase === "Running" ? p : undefined;
-        });
+        const pod = await runningPod("train");
         const created = (await node.createdContainers()).filter((c) => c.pod === "train");
         assert.equal(created.length, 1);
         const visible = created[0].envs.NVIDIA_VISIBLE_DEVICES.split(",");
@@ -155,6 +160,50 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
         const real = await client.get<NodeView>(`/api/v1/nodes/${REAL}`);
         const managers = (real?.metadata.managedFields ?? []).map((f) => f.manager);
         assert.ok(!managers.includes("fakegpu-device-plugin"), `managers: ${managers.join(", ")}`);
+      },
+    );
+
+    await t.step(
+      "replicas: 4 on the a100 pool: capacity 32 on the real and KWOK nodes, plain UUIDs in the env",
+      async () => {
+        await client.mergePatch(`/api/v1/namespaces/${NS}/configmaps/topology`, {
+          data: {
+            "topology.yml": DEFAULT_TOPOLOGY_YAML.replace(
+              "    gpuCount: 8\n",
+              "    gpuCount: 8\n    replicas: 4\n",
+            ),
+          },
+        });
+        await waitFor("32 nvidia.com/gpu on every a100 node", async () => {
+          const counts = await gpuCounts(client);
+          return [REAL, "kwok-a100-0", "kwok-a100-1"].every((n) => counts[n] === "32");
+        });
+        const labels =
+          (await client.get<{ metadata: { labels?: Record<string, string> } }>(`/api/v1/nodes/${REAL}`))
+            ?.metadata.labels;
+        assert.equal(labels?.["nvidia.com/gpu.replicas"], "4");
+        assert.equal(labels?.["nvidia.com/gpu.sharing-strategy"], "time-slicing");
+        await cluster.kubectlApply(JSON.stringify({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "sliced", namespace: "default" },
+          spec: {
+            nodeSelector: { "kubernetes.io/hostname": REAL },
+            containers: [{
+              name: "main",
+              image: "cuda:fake",
+              resources: { limits: { "nvidia.com/gpu": "3" } },
+            }],
+          },
+        }));
+        await runningPod("sliced");
+        const created = (await node.createdContainers()).find((c) => c.pod === "sliced")!;
+        const uuids = (await state())!.devices.map((d) => d.uuid);
+        const visible = created.envs.NVIDIA_VISIBLE_DEVICES.split(",");
+        assert.ok(
+          visible.length >= 1 && visible.every((id) => uuids.includes(id)),
+          created.envs.NVIDIA_VISIBLE_DEVICES,
+        );
       },
     );
   } finally {

@@ -30,7 +30,10 @@ export interface IsolatedNamespace {
   readonly scratch: string;
   /** Starts `command args` inside the namespace, output appended to `<scratch>/<name>.log`. */
   start(name: string, command: string, args: string[], env?: Record<string, string>): NamespacedProcess;
-  /** Stops every process started here, ends the namespace and removes the scratch directory. */
+  /**
+   * Stops every process started here, ends the namespace and removes the scratch directory (kept, with the
+   * logs, when `FAKEGPU_KEEP_LOGS` is set).
+   */
   close(): Promise<void>;
 }
 
@@ -126,7 +129,8 @@ export async function openIsolatedNamespace(): Promise<IsolatedNamespace> {
       // already gone
     }
     await holder.status;
-    await Deno.remove(scratch, { recursive: true });
+    if (Deno.env.get("FAKEGPU_KEEP_LOGS")) console.error(`kubelet node files kept in ${scratch}`);
+    else await Deno.remove(scratch, { recursive: true });
   };
   return { pid: holder.pid, scratch, start, close };
 }

@@ -16,6 +16,7 @@
 
 import { stringify as stringifyYaml } from "yaml";
 import type { TestCluster } from "../cluster/harness.ts";
+import { freePort } from "../cluster/prometheus.ts";
 import { type IsolatedNamespace, type NamespacedProcess, openIsolatedNamespace } from "./namespace.ts";
 
 /** One CreateContainer request as the fake runtime records it. */
@@ -62,14 +63,6 @@ export interface KubeletNode extends AsyncDisposable {
   readFile(path: string): Promise<string | undefined>;
   /** Whether a path exists inside the namespace. */
   exists(path: string): Promise<boolean>;
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** The KubeletConfiguration that works with the fake runtime on these machines (real-kubelet.md). */

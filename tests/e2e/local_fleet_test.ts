@@ -73,7 +73,7 @@ async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Pro
     const draining = (async () => {
       for (let r = await err.read(); !r.done; r = await err.read()) progress += r.value;
     })().catch(() => {});
-    const text = await readUntil(out, /Press Ctrl-C/).catch(async (error) => {
+    const text = await readUntil(out, /Press Ctrl-C/).catch((error) => {
       child.kill("SIGKILL");
       throw new Error(`${error.message}\nstderr:\n${progress}`);
     });

@@ -49,7 +49,8 @@ export async function runNodeDevicePlugin(
   const plugins = new Map<string, ResourcePlugin>();
   const registered = new Set<string>();
   const failing = new Set<string>();
-  let kubeletSocket: number | null | undefined;
+  const everRegistered = new Set<string>();
+  let kubeletSocket: string | null | undefined;
   const recorder = new KubeletGpuRecorder(client, options.podResourcesSocket);
   let lastAllocate = Date.now();
   let recordFailing = false;
@@ -88,11 +89,16 @@ export async function runNodeDevicePlugin(
     await check();
   }
 
-  /** Registers every plugin that is not (or no longer) registered with the running kubelet. */
+  /**
+   * Registers every plugin that is not (or no longer) registered with the running kubelet: a new `kubelet.sock`
+   * (its inode and change time differ) or a plugin socket the kubelet removed means the kubelet restarted.
+   */
   async function check(): Promise<void> {
-    const socket = await Deno.stat(`${options.pluginDir}/${KUBELET_SOCKET}`).then((s) => s.ino, () => null);
+    const socket = await Deno.stat(`${options.pluginDir}/${KUBELET_SOCKET}`).then(
+      (s) => `${s.ino}/${s.ctime?.getTime()}`,
+      () => null,
+    );
     if (socket !== kubeletSocket) {
-      if (kubeletSocket !== undefined) log.info("kubelet.sock changed: registering again", { node });
       kubeletSocket = socket;
       registered.clear();
     }
@@ -100,9 +106,11 @@ export async function runNodeDevicePlugin(
     if (Date.now() - lastAllocate < RECORD_WINDOW_MS) await recordAllocations();
     for (const [resource, plugin] of plugins) {
       if (registered.has(resource) && await plugin.serving()) continue;
+      if (everRegistered.has(resource)) log.info("kubelet restarted: registering again", { node, resource });
       try {
         await plugin.start();
         registered.add(resource);
+        everRegistered.add(resource);
         failing.delete(resource);
       } catch (err) {
         registered.delete(resource);

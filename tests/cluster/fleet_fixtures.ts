@@ -36,11 +36,8 @@ export interface Pod {
   status?: { phase?: string };
 }
 
-/**
- * Creates fakegpu's namespace, the `topology` ConfigMap with {@link DEFAULT_TOPOLOGY_YAML} and the default
- * fleet's KWOK nodes; returns the node plan.
- */
-export async function createDefaultFleet(client: KubeClient): Promise<FleetNodePlan[]> {
+/** Creates fakegpu's namespace and the `topology` ConfigMap holding `topologyYaml`. */
+export async function createTopology(client: KubeClient, topologyYaml: string): Promise<void> {
   await client.create("/api/v1/namespaces", {
     apiVersion: "v1",
     kind: "Namespace",
@@ -50,8 +47,16 @@ export async function createDefaultFleet(client: KubeClient): Promise<FleetNodeP
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: { name: "topology", namespace: FLEET_NAMESPACE },
-    data: { "topology.yml": DEFAULT_TOPOLOGY_YAML },
+    data: { "topology.yml": topologyYaml },
   });
+}
+
+/**
+ * Creates fakegpu's namespace, the `topology` ConfigMap with {@link DEFAULT_TOPOLOGY_YAML} and the default
+ * fleet's KWOK nodes; returns the node plan.
+ */
+export async function createDefaultFleet(client: KubeClient): Promise<FleetNodePlan[]> {
+  await createTopology(client, DEFAULT_TOPOLOGY_YAML);
   const plan = fleetNodes(parseTopologyYaml(DEFAULT_TOPOLOGY_YAML));
   for (const p of plan) await client.create("/api/v1/nodes", p.object);
   return plan;

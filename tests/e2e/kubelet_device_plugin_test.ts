@@ -8,7 +8,13 @@
 import assert from "node:assert/strict";
 import { startTestCluster, waitFor } from "../cluster/harness.ts";
 import { type RoleProcess, startRole } from "../cluster/roles.ts";
-import { createDefaultFleet, FLEET_NAMESPACE as NS, gpuCounts, POOL_KEY } from "../cluster/fleet_fixtures.ts";
+import {
+  createDefaultFleet,
+  FLEET_NAMESPACE as NS,
+  gpuCounts,
+  gpuPod,
+  POOL_KEY,
+} from "../cluster/fleet_fixtures.ts";
 import { startKubeletNode } from "../kubelet/node.ts";
 import { freePort } from "../cluster/prometheus.ts";
 import { connect } from "../../components/core/kube/client.ts";
@@ -16,7 +22,6 @@ import { DEFAULT_TOPOLOGY_YAML } from "../../components/core/topology_config.ts"
 import { decodeNodeState, stateConfigMapName } from "../../components/core/node_state.ts";
 
 const REAL = "real-a100-0";
-const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
 
 interface NodeView {
   metadata: { managedFields?: { manager: string; subresource?: string }[] };
@@ -35,19 +40,13 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
     roles.push(await startRole("device-plugin", roleArgs, { logDir }));
     await using node = await startKubeletNode(cluster, { name: REAL, labels: { [POOL_KEY]: "a100" } });
     const health = `127.0.0.1:${freePort()}`;
-    const startPlugin = () =>
-      node.start("device-plugin", Deno.execPath(), [
-        "run",
-        "--allow-all",
-        MAIN,
-        "device-plugin",
-        ...roleArgs,
-        "--node-scope",
-        "this-node",
-        "--health-address",
-        health,
-      ], { NODE_NAME: REAL, FAKEGPU_LOG_LEVEL: "info" });
-    const plugin = startPlugin();
+    const plugin = node.startRole("device-plugin", [
+      ...roleArgs,
+      "--node-scope",
+      "this-node",
+      "--health-address",
+      health,
+    ]);
     /** Waits until the pod is Running; a timeout names its phase, reason and conditions. */
     const runningPod = (name: string) =>
       waitFor(`${name} Running`, async () => {
@@ -80,19 +79,7 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
     await t.step(
       "a 2-GPU pod is Running; NVIDIA_VISIBLE_DEVICES names the GPUs the node state records for it",
       async () => {
-        await cluster.kubectlApply(JSON.stringify({
-          apiVersion: "v1",
-          kind: "Pod",
-          metadata: { name: "train", namespace: "default" },
-          spec: {
-            nodeSelector: { "kubernetes.io/hostname": REAL },
-            containers: [{
-              name: "main",
-              image: "cuda:fake",
-              resources: { limits: { "nvidia.com/gpu": "2" } },
-            }],
-          },
-        }));
+        await cluster.kubectlApply(JSON.stringify(gpuPod("train", 2, { "kubernetes.io/hostname": REAL })));
         const pod = await runningPod("train");
         const created = (await node.createdContainers()).filter((c) => c.pod === "train");
         assert.equal(created.length, 1);
@@ -138,7 +125,7 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
       await waitFor(
         "the plugin to notice the new kubelet.sock and register again",
         async () =>
-          (await Deno.readTextFile(plugin.logFile)).includes("kubelet.sock changed: registering again") &&
+          (await Deno.readTextFile(plugin.logFile)).includes("kubelet restarted: registering again") &&
           await registrations() > before,
       );
       await waitFor("capacity 8 and allocatable 8 from the restarted kubelet", async () => {
@@ -184,19 +171,7 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
             ?.metadata.labels;
         assert.equal(labels?.["nvidia.com/gpu.replicas"], "4");
         assert.equal(labels?.["nvidia.com/gpu.sharing-strategy"], "time-slicing");
-        await cluster.kubectlApply(JSON.stringify({
-          apiVersion: "v1",
-          kind: "Pod",
-          metadata: { name: "sliced", namespace: "default" },
-          spec: {
-            nodeSelector: { "kubernetes.io/hostname": REAL },
-            containers: [{
-              name: "main",
-              image: "cuda:fake",
-              resources: { limits: { "nvidia.com/gpu": "3" } },
-            }],
-          },
-        }));
+        await cluster.kubectlApply(JSON.stringify(gpuPod("sliced", 3, { "kubernetes.io/hostname": REAL })));
         await runningPod("sliced");
         const created = (await node.createdContainers()).find((c) => c.pod === "sliced")!;
         const uuids = (await state())!.devices.map((d) => d.uuid);

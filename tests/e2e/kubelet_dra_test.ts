@@ -9,14 +9,13 @@ import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { startTestCluster, waitFor } from "../cluster/harness.ts";
 import { type RoleProcess, startRole } from "../cluster/roles.ts";
-import { FLEET_NAMESPACE as NS, POOL_KEY } from "../cluster/fleet_fixtures.ts";
+import { createTopology, FLEET_NAMESPACE as NS, POOL_KEY } from "../cluster/fleet_fixtures.ts";
 import { startKubeletNode } from "../kubelet/node.ts";
 import { connect } from "../../components/core/kube/client.ts";
 import { decodeNodeState, stateConfigMapName } from "../../components/core/node_state.ts";
 import { DEFAULT_TOPOLOGY_YAML } from "../../components/core/topology_config.ts";
 
 const REAL = "real-dra-0";
-const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
 
 interface PodView {
   metadata: { uid: string };
@@ -29,33 +28,13 @@ Deno.test("dra-plugin this-node: a real kubelet prepares a GPU claim through CDI
   const logDir = await Deno.makeTempDir({ prefix: "fakegpu-kubelet-dra-e2e-" });
   const roles: RoleProcess[] = [];
   try {
-    await client.create("/api/v1/namespaces", {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name: NS },
-    });
-    await client.create(`/api/v1/namespaces/${NS}/configmaps`, {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "topology", namespace: NS },
-      data: { "topology.yml": `gpuOffer: dra\n${DEFAULT_TOPOLOGY_YAML}` },
-    });
+    await createTopology(client, `gpuOffer: dra\n${DEFAULT_TOPOLOGY_YAML}`);
     const roleArgs = ["--kubeconfig", cluster.kubeconfigPath, "--namespace", NS];
     roles.push(await startRole("status-updater", roleArgs, { logDir }));
     await using node = await startKubeletNode(cluster, { name: REAL, labels: { [POOL_KEY]: "a100" } });
     const cdiRoot = `${node.scratch}/cdi`;
     const startPlugin = () =>
-      node.start("dra-plugin", Deno.execPath(), [
-        "run",
-        "--allow-all",
-        MAIN,
-        "dra-plugin",
-        ...roleArgs,
-        "--node-scope",
-        "this-node",
-        "--cdi-root",
-        cdiRoot,
-      ], { NODE_NAME: REAL, FAKEGPU_LOG_LEVEL: "info" });
+      node.startRole("dra-plugin", [...roleArgs, "--node-scope", "this-node", "--cdi-root", cdiRoot]);
     let plugin = startPlugin();
     await waitFor(
       "the kubelet to register the DRA plugin",

@@ -19,6 +19,8 @@ import type { TestCluster } from "../cluster/harness.ts";
 import { freePort } from "../cluster/prometheus.ts";
 import { type IsolatedNamespace, type NamespacedProcess, openIsolatedNamespace } from "./namespace.ts";
 
+const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
+
 /** One CreateContainer request as the fake runtime records it. */
 export interface CreatedContainer {
   /** Pod namespace. */
@@ -53,8 +55,13 @@ export interface KubeletNode extends AsyncDisposable {
   readonly name: string;
   /** Scratch directory (logs, sockets, the overlays' upper directories). */
   readonly scratch: string;
-  /** Starts a process inside the node's namespace (a plugin under test). */
+  /** Starts a process inside the node's namespace. */
   start(name: string, command: string, args: string[], env?: Record<string, string>): NamespacedProcess;
+  /**
+   * Starts `fakegpu <role> <args>` from this checkout inside the node's namespace, with `NODE_NAME` set to the
+   * node and info logging (a node-scope role under test).
+   */
+  startRole(role: string, args: string[]): NamespacedProcess;
   /** Stops the kubelet and starts it again with the same configuration, as a node restart would. */
   restartKubelet(): Promise<void>;
   /** Every CreateContainer request the runtime received so far. */
@@ -145,6 +152,11 @@ export async function startKubeletNode(
     name: options.name,
     scratch,
     start: ns.start,
+    startRole: (role, args) =>
+      ns.start(role, Deno.execPath(), ["run", "--allow-all", MAIN, role, ...args], {
+        NODE_NAME: options.name,
+        FAKEGPU_LOG_LEVEL: "info",
+      }),
     restartKubelet: async () => {
       await kubelet.stop();
       kubelet = startKubelet();

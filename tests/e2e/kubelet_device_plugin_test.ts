@@ -22,6 +22,7 @@ import { DEFAULT_TOPOLOGY_YAML } from "../../components/core/topology_config.ts"
 import { decodeNodeState, stateConfigMapName } from "../../components/core/node_state.ts";
 
 const REAL = "real-a100-0";
+const NVIDIA_SMI = "/opt/fakegpu/nvidia-smi";
 
 interface NodeView {
   metadata: { managedFields?: { manager: string; subresource?: string }[] };
@@ -46,6 +47,8 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
       "this-node",
       "--health-address",
       health,
+      "--nvidia-smi-host-path",
+      NVIDIA_SMI,
     ]);
     /** Waits until the pod is Running; a timeout names its phase, reason and conditions. */
     const runningPod = (name: string) =>
@@ -88,6 +91,9 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
         const uuids = (await state())!.devices.map((d) => d.uuid);
         for (const id of visible) assert.ok(uuids.includes(id), `${id} is not a GPU of ${REAL}`);
         assert.equal(created[0].envs.NODE_NAME, REAL);
+        assert.deepEqual(created[0].mounts.filter((m) => m.hostPath === NVIDIA_SMI), [
+          { containerPath: "/usr/bin/nvidia-smi", hostPath: NVIDIA_SMI, readOnly: true },
+        ]);
         // The plugin recorded the kubelet's choice on the pod, and the node state follows it exactly.
         await waitFor("the kubelet's GPUs recorded on the pod", async () => {
           const p = await client.get<{ metadata: { annotations?: Record<string, string> } }>(

@@ -34,7 +34,15 @@ Deno.test("dra-plugin this-node: a real kubelet prepares a GPU claim through CDI
     await using node = await startKubeletNode(cluster, { name: REAL, labels: { [POOL_KEY]: "a100" } });
     const cdiRoot = `${node.scratch}/cdi`;
     const startPlugin = () =>
-      node.startRole("dra-plugin", [...roleArgs, "--node-scope", "this-node", "--cdi-root", cdiRoot]);
+      node.startRole("dra-plugin", [
+        ...roleArgs,
+        "--node-scope",
+        "this-node",
+        "--cdi-root",
+        cdiRoot,
+        "--nvidia-smi-host-path",
+        "/opt/fakegpu/nvidia-smi",
+      ]);
     let plugin = startPlugin();
     await waitFor(
       "the kubelet to register the DRA plugin",
@@ -92,7 +100,10 @@ Deno.test("dra-plugin this-node: a real kubelet prepares a GPU claim through CDI
     const specFile = `${cdiRoot}/k8s.gpu.nvidia.com-claim_${claim.metadata.uid}.yaml`;
     const spec = parseYaml(await Deno.readTextFile(specFile)) as {
       kind: string;
-      containerEdits: { env: string[] };
+      containerEdits: {
+        env: string[];
+        mounts: { hostPath: string; containerPath: string; options: string[] }[];
+      };
       devices: { name: string }[];
     };
     assert.equal(spec.kind, "k8s.gpu.nvidia.com/claim");
@@ -102,6 +113,10 @@ Deno.test("dra-plugin this-node: a real kubelet prepares a GPU claim through CDI
       spec.containerEdits.env.join(" "),
     );
     assert.ok(spec.containerEdits.env.includes(`NODE_NAME=${REAL}`));
+    assert.deepEqual(
+      spec.containerEdits.mounts.map((m) => [m.hostPath, m.containerPath, m.options.includes("ro")]),
+      [["/opt/fakegpu/nvidia-smi", "/usr/bin/nvidia-smi", true]],
+    );
 
     // Restart the plugin between prepare and unprepare: the checkpoint remembers the claim.
     await plugin.stop();

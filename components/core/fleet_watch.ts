@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { isDeepStrictEqual } from "node:util";
 import type { ClusterTopology } from "./model.ts";
 import {
   type NodeGpuState,
@@ -17,7 +16,7 @@ import {
 import { log } from "./log.ts";
 import { GPU_FAULTS_ANNOTATION } from "./gpu_faults.ts";
 import type { KubeClient, KubeObject } from "./kube/client.ts";
-import { type Reflector, startReflector } from "./kube/reflector.ts";
+import { type Reflector, sameApartFromVersion, startReflector } from "./kube/reflector.ts";
 import { watchTopology } from "./topology_source.ts";
 
 /** Annotation marking a KWOK node. */
@@ -63,17 +62,6 @@ export function slimNode(node: NodeObject): NodeObject {
     },
     status: { capacity: node.status?.capacity, allocatable: node.status?.allocatable },
   };
-}
-
-/**
- * Whether two trimmed versions of a node differ only in their resource version (and, unless `status` is
- * set, their status): KWOK's heartbeats change nothing the roles read, so they need not look at the node
- * again.
- */
-export function sameSlimNode(a: NodeObject, b: NodeObject, status = true): boolean {
-  const { resourceVersion: _a, ...metaA } = a.metadata ?? {};
-  const { resourceVersion: _b, ...metaB } = b.metadata ?? {};
-  return isDeepStrictEqual(metaA, metaB) && (!status || isDeepStrictEqual(a.status, b.status));
 }
 
 /** A ConfigMap as the roles read it. */
@@ -143,7 +131,9 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
     onChange: (change) => {
       if (change.type === "synced") return;
       const { previous, object } = change.type === "upsert" ? change : {};
-      if (previous && object && sameSlimNode(previous, object, options.readsNodeStatus ?? true)) return;
+      // KWOK's heartbeats change nothing the roles read: no need to look at the node again.
+      const ignore = options.readsNodeStatus ?? true ? [] : ["status"];
+      if (previous && object && sameApartFromVersion(previous, object, ignore)) return;
       changed(change.object.metadata?.name);
     },
   });

@@ -31,7 +31,7 @@ import { RecentWrites } from "../core/recent_writes.ts";
 import { WorkQueue } from "../core/work_queue.ts";
 import { KubeApiError, type KubeClient, type KubeObject } from "../core/kube/client.ts";
 import { emitEvent } from "../core/kube/events.ts";
-import { startReflector } from "../core/kube/reflector.ts";
+import { sameApartFromVersion, startReflector } from "../core/kube/reflector.ts";
 import { GPU_FAULTS_ANNOTATION, parseGpuFaults } from "../core/gpu_faults.ts";
 import { claimedGpus, type ClaimLike, claimNodes, claimReservedFor, slimClaim } from "./dra_claims.ts";
 import {
@@ -105,6 +105,8 @@ export async function runStatusUpdaterController(
       if (change.type === "delete") onNode.delete(key);
       else onNode.set(key, pod);
       podsByNode.set(node, onNode);
+      // An update of what slimPod() drops (conditions, IPs) changes no GPU.
+      if (change.type === "upsert" && change.previous && sameApartFromVersion(change.previous, pod)) return;
       const mattered = change.type === "upsert" && change.previous && podGpuDemand(change.previous).total > 0;
       const claimed = [...(claimsByNode.get(node)?.values() ?? [])].some((c) =>
         claimReservedFor(c, pod.metadata?.uid)

@@ -89,6 +89,26 @@ export function objectKey(object: KubeObject): string {
 }
 
 /**
+ * Whether two versions of an object (as a reflector's `transform` trimmed them) differ only in
+ * `metadata.resourceVersion` and the top-level fields in `ignore`: an update a handler can skip. Compared as
+ * JSON: the API server writes map keys sorted and a transform keeps their order.
+ *
+ * @param a One version.
+ * @param b The other version.
+ * @param ignore Top-level fields left out of the comparison, e.g. `["status"]`.
+ * @returns Whether nothing else differs.
+ */
+export function sameApartFromVersion(a: KubeObject, b: KubeObject, ignore: string[] = []): boolean {
+  const comparable = (o: KubeObject) => {
+    const { metadata, ...rest } = o;
+    for (const field of ignore) delete rest[field];
+    const { resourceVersion: _, ...meta } = metadata ?? {};
+    return JSON.stringify([meta, rest]);
+  };
+  return comparable(a) === comparable(b);
+}
+
+/**
  * Computes the changes that turn `store` into the freshly listed `items`: upserts for new objects and objects
  * whose resource version changed, deletes (with the last known state) for objects that are gone.
  *

@@ -41,6 +41,11 @@ Deno.test("a filling fleet gets one state write, one label write and one status 
       metadata: { name: "topology", namespace: NS },
       data: { "topology.yml": topologyYaml },
     });
+    // kube-controller-manager POSTs ConfigMap kube-root-ca.crt into every new namespace, on its own time.
+    await waitFor(
+      "kube-root-ca.crt in the namespace",
+      () => client.get(`/api/v1/namespaces/${NS}/configmaps/kube-root-ca.crt`),
+    );
     const before = await apiRequestCounts(client);
     const queue = [...plan];
     await Promise.all(Array.from({ length: CREATORS }, async () => {

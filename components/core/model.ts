@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { MigLayoutSpec } from "./mig_layout.ts";
+
 /** One MIG GPU-instance profile of a model, e.g. `1g.10gb` on an H100 80GB. */
 export interface MigProfile {
   /** Profile name without the `MIG ` prefix, e.g. `1g.10gb` or `1g.10gb+me`. */
@@ -88,6 +90,11 @@ export interface PoolSpec {
    * absent means 1, no sharing.
    */
   replicas?: number;
+  /**
+   * MIG layout of the pool's GPUs (fakegpu's own field; a node's `nvidia.com/mig.config` label overrides it);
+   * absent means MIG off (`all-disabled`).
+   */
+  migConfig?: MigLayoutSpec;
 }
 
 /**

@@ -11,6 +11,8 @@
  *   A pool without a count gets the model's usual GPUs per node (upstream's profiles carry 8, or 4 for t4).
  *   Other override keys are left to the mock backend.
  *
+ * In both formats fakegpu also reads `migConfig` per pool: the MIG layout of its GPUs (see `mig_layout.ts`),
+ * checked against the model's MIG table and refused for models without MIG or under `migStrategy: none`.
  * In both formats fakegpu also reads `nodeCount` and `gpuOffer` per pool (`gpuOffer` also at the top level, as
  * the default of every pool): `extended-resource`, `dra` or `both`, see {@link GpuOffer}.
  *
@@ -25,7 +27,8 @@
 import { isScalar, LineCounter, parseDocument, visit } from "yaml";
 import { z } from "zod";
 import { findGpuModel, GPU_CATALOGUE, unknownGpuModel } from "./catalogue.ts";
-import type { ClusterTopology, GpuModel, GpuOffer, PoolSpec } from "./model.ts";
+import { MIG_DISABLED, MigLayoutError, type MigLayoutSpec, resolveMigLayout } from "./mig_layout.ts";
+import type { ClusterTopology, GpuModel, GpuOffer, MigStrategy, PoolSpec } from "./model.ts";
 
 /** Node label key that assigns a node to a pool unless the config says otherwise. */
 export const DEFAULT_NODE_POOL_LABEL_KEY = "run.ai/simulated-gpu-node-pool";
@@ -109,6 +112,12 @@ const gpuCount = positiveInt.max(MAX_GPUS_PER_NODE, expecting(`at most ${MAX_GPU
 /** Time-slicing replicas per GPU (NVIDIA's device plugin allows any positive count; 64 keeps IDs sane). */
 const replicas = positiveInt.max(64, expecting("at most 64 replicas per GPU"));
 const nonEmptyString = z.string(expecting("a non-empty string")).min(1, expecting("a non-empty string"));
+/** A MIG layout: a mig-parted config name, the profiles of every GPU, or a list of them per GPU. */
+const migConfig = z.union([
+  nonEmptyString,
+  z.array(nonEmptyString),
+  z.array(z.array(nonEmptyString)),
+], expecting(`a MIG config name such as "all-balanced", or a list of MIG profiles (per GPU)`));
 
 /** A version string; a YAML number such as `12.4` is taken as its text (integers gain `.0`). */
 function versionString(pattern: RegExp, example: string) {
@@ -174,6 +183,7 @@ const legacyPoolSchema = z.strictObject({
   nodeCount: nonNegativeInt.optional(),
   gpuOffer: gpuOffer.optional(),
   replicas: replicas.optional(),
+  migConfig: migConfig.optional(),
   numa: z.unknown().optional(), // NUMA simulation is not implemented; accepted for compatibility
 }, expecting("a map"));
 
@@ -205,6 +215,7 @@ const newPoolSchema = z.strictObject({
   nodeCount: nonNegativeInt.optional(),
   gpuOffer: gpuOffer.optional(),
   replicas: replicas.optional(),
+  migConfig: migConfig.optional(),
   numa: z.unknown().optional(), // as in the legacy format
 }, expecting("a map"));
 
@@ -272,8 +283,9 @@ interface PoolDraft {
   nodeCount?: number;
   gpuOffer?: GpuOffer;
   replicas?: number;
+  migConfig?: MigLayoutSpec;
   resources: { name: string; count: number; path: Path }[];
-  paths: { profile: Path; product: Path; memory: Path; count: Path };
+  paths: { profile: Path; product: Path; memory: Path; count: Path; migConfig: Path };
 }
 
 type LegacyPool = z.infer<typeof legacyPoolSchema>;
@@ -290,6 +302,7 @@ function legacyDraft(pool: LegacyPool, at: Path): PoolDraft {
     nodeCount: pool.nodeCount,
     gpuOffer: pool.gpuOffer,
     replicas: pool.replicas,
+    migConfig: pool.migConfig,
     resources: (pool.otherDevices ?? []).map((device, i) => ({
       ...device,
       path: [...at, "otherDevices", i, "name"],
@@ -299,6 +312,7 @@ function legacyDraft(pool: LegacyPool, at: Path): PoolDraft {
       product: [...at, "gpuProduct"],
       memory: [...at, "gpuMemory"],
       count: [...at, "gpuCount"],
+      migConfig: [...at, "migConfig"],
     },
   };
 }
@@ -319,6 +333,7 @@ function newDraft(pool: NewPool, at: Path): PoolDraft {
     nodeCount: pool.nodeCount,
     gpuOffer: pool.gpuOffer,
     replicas: pool.replicas,
+    migConfig: pool.migConfig,
     resources: (pool.resources ?? []).flatMap((entry, i) =>
       Object.entries(entry).map(([name, value]) => ({
         name,
@@ -331,6 +346,7 @@ function newDraft(pool: NewPool, at: Path): PoolDraft {
       product: [...overridesAt, "device_defaults", "name"],
       memory: [...overridesAt, "device_defaults", "memory", "total_bytes"],
       count: [...overridesAt, "device_count"],
+      migConfig: [...at, "migConfig"],
     },
   };
 }
@@ -395,6 +411,29 @@ interface Defaults {
   driverVersion: string;
   cudaVersion: string;
   gpuOffer?: GpuOffer;
+  migStrategy: MigStrategy;
+}
+
+/** Checks a pool's MIG layout against its model and the cluster's strategy. */
+function checkMigConfig(
+  draft: PoolDraft,
+  model: GpuModel,
+  gpuCount: number,
+  defaults: Defaults,
+  issues: Issue[],
+) {
+  if (draft.migConfig === undefined || draft.migConfig === MIG_DISABLED) return;
+  const path = draft.paths.migConfig;
+  if (defaults.migStrategy === "none") {
+    issues.push({ path, message: `needs migStrategy "single" or "mixed" (it is "none")` });
+    return;
+  }
+  try {
+    resolveMigLayout(model, draft.migConfig, gpuCount);
+  } catch (err) {
+    if (!(err instanceof MigLayoutError)) throw err;
+    issues.push({ path, message: err.message });
+  }
 }
 
 function resolvePool(
@@ -408,10 +447,13 @@ function resolvePool(
   const otherResources = resolveResources(draft, issues);
   if (!model || issues.length > before) return undefined;
   const gpuOffer = draft.gpuOffer ?? defaults.gpuOffer;
+  const gpuCount = draft.count ?? model.gpusPerNode ?? 8;
+  checkMigConfig(draft, model, gpuCount, defaults, issues);
+  if (issues.length > before) return undefined;
   return {
     name,
     model,
-    gpuCount: draft.count ?? model.gpusPerNode ?? 8,
+    gpuCount,
     driverVersion: draft.driverVersion ?? defaults.driverVersion,
     cudaVersion: draft.cudaVersion ?? defaults.cudaVersion,
     otherResources,
@@ -419,6 +461,7 @@ function resolvePool(
     ...(draft.nodeCount === undefined ? {} : { nodeCount: draft.nodeCount }),
     ...(gpuOffer === undefined ? {} : { gpuOffer }),
     ...((draft.replicas ?? 1) > 1 ? { replicas: draft.replicas } : {}),
+    ...(draft.migConfig === undefined ? {} : { migConfig: draft.migConfig }),
   };
 }
 
@@ -457,9 +500,11 @@ function resolveBody(body: unknown, issues: Issue[]): ClusterTopology | undefine
   const top = topLevelSchema.safeParse(body);
   if (!top.success) issues.push(...zodIssues(top.error, []));
   const rawPools = isPlainObject(body) && isPlainObject(body.nodePools) ? body.nodePools : {};
-  const defaults = top.success
-    ? top.data
-    : { driverVersion: DEFAULT_DRIVER_VERSION, cudaVersion: DEFAULT_CUDA_VERSION };
+  const defaults = top.success ? top.data : {
+    driverVersion: DEFAULT_DRIVER_VERSION,
+    cudaVersion: DEFAULT_CUDA_VERSION,
+    migStrategy: "none" as const,
+  };
   const pools: Record<string, PoolSpec> = {};
   for (const [name, raw] of Object.entries(rawPools)) {
     const at = ["nodePools", name];

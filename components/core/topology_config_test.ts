@@ -546,3 +546,47 @@ Deno.test("parseTopology() reads gpuOffer per pool and as a top-level default in
     ['nodePools.a.gpuOffer: expected one of "extended-resource", "dra", "both", got "DRA"'],
   );
 });
+
+Deno.test("parseTopology() reads a pool's migConfig in both formats and checks it against the model", () => {
+  const topology = parseTopology({
+    migStrategy: "mixed",
+    nodePools: {
+      a100: { gpuProduct: "NVIDIA-A100-SXM4-80GB", gpuCount: 2, migConfig: "all-balanced" },
+      h100: { gpu: { profile: "h100" }, migConfig: [["7g.80gb"], [], ["1g.10gb"], [], [], [], [], []] },
+      plain: { gpuProduct: "NVIDIA-A100-SXM4-80GB", gpuCount: 1 },
+    },
+  });
+  assert.equal(topology.pools.a100.migConfig, "all-balanced");
+  assert.deepEqual(topology.pools.h100.migConfig?.[0], ["7g.80gb"]);
+  assert.equal(topology.pools.plain.migConfig, undefined);
+});
+
+Deno.test("parseTopology() refuses MIG on a model without MIG, impossible layouts and MIG under strategy none", () => {
+  assert.deepEqual(
+    issuesOf(() =>
+      parseTopology({
+        migStrategy: "single",
+        nodePools: {
+          l40s: { gpuProduct: "NVIDIA-L40S", gpuCount: 4, migConfig: "all-1g.10gb" },
+          t4: { gpu: { profile: "t4" }, migConfig: ["1g.10gb"] },
+          a100: {
+            gpuProduct: "NVIDIA-A100-SXM4-80GB",
+            gpuCount: 1,
+            migConfig: ["3g.40gb", "3g.40gb", "3g.40gb"],
+          },
+          bad: { gpuProduct: "NVIDIA-A100-SXM4-80GB", gpuCount: 1, migConfig: 7 },
+        },
+      })
+    ),
+    [
+      "nodePools.l40s.migConfig: NVIDIA L40S does not support MIG",
+      "nodePools.t4.migConfig: Tesla T4 does not support MIG",
+      "nodePools.a100.migConfig: GPU 0: 3 × 3g.40gb, but at most 2 fit on NVIDIA A100-SXM4-80GB",
+      `nodePools.bad.migConfig: expected a MIG config name such as "all-balanced", or a list of MIG profiles (per GPU), got 7`,
+    ],
+  );
+  assert.deepEqual(issuesOf(() => parseTopology(legacy({ migConfig: "all-1g.10gb" }))), [
+    `nodePools.a100.migConfig: needs migStrategy "single" or "mixed" (it is "none")`,
+  ]);
+  assert.equal(parseTopology(legacy({ migConfig: "all-disabled" })).pools.a100.migConfig, "all-disabled");
+});

@@ -15,6 +15,7 @@ import { z } from "zod";
 import { dump as dumpYaml, load as loadYaml } from "js-yaml";
 import type { GpuDevice, GpuOffer, MigStrategy } from "./model.ts";
 import { type GpuFault, gpuFaultSchema } from "./gpu_faults.ts";
+import type { MigDevice } from "./mig_layout.ts";
 
 /** Data key of the state ConfigMap. */
 export const STATE_DATA_KEY = "state.yaml";
@@ -40,6 +41,15 @@ const holderSchema = z.object({
   since: z.iso.datetime().optional(),
 });
 
+const migDeviceSchema = z.object({
+  profile: z.string().min(1),
+  giId: z.number().int().min(0),
+  placementStart: z.number().int().min(0),
+  placementSize: z.number().int().min(1),
+  uuid: z.string().regex(/^MIG-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  holder: holderSchema.optional(),
+});
+
 const deviceSchema = z.object({
   index: z.number().int().min(0),
   uuid: z.string().regex(/^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
@@ -54,6 +64,7 @@ const deviceSchema = z.object({
   faults: gpuFaultSchema.optional(),
   faultsSince: z.iso.datetime().optional(),
   busyEnergyJ: z.number().min(0).optional(),
+  mig: z.array(migDeviceSchema).optional(),
 });
 
 const stateSchema = z.object({
@@ -100,6 +111,12 @@ export interface GpuHolder {
   since?: string;
 }
 
+/** A MIG device of a GPU with the pod that holds it, if any. */
+export interface NodeMigDevice extends MigDevice {
+  /** The holder; absent when the MIG device is free. */
+  holder?: GpuHolder;
+}
+
 /** One GPU of a node with the pod that holds it, if any. */
 export interface NodeGpuDevice extends GpuDevice {
   /** The holder; absent when the GPU is free. */
@@ -115,6 +132,8 @@ export interface NodeGpuDevice extends GpuDevice {
    * when a holder goes.
    */
   busyEnergyJ?: number;
+  /** The GPU's MIG devices when MIG is on for it (a GPU with MIG devices is never held whole). */
+  mig?: NodeMigDevice[];
 }
 
 /** Everything fakegpu knows about the GPUs of one node. */

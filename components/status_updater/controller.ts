@@ -42,6 +42,7 @@ import {
   parseUtilization,
   UTILIZATION_ANNOTATION,
 } from "./reconcile.ts";
+import { decideMigConfig, MIG_CONFIG_LABEL, MIG_CONFIG_STATE_LABEL } from "./mig_config.ts";
 
 /** Field manager of every write status-updater makes. */
 export const STATUS_UPDATER_MANAGER = "fakegpu";
@@ -203,6 +204,17 @@ export async function runStatusUpdaterController(
       pool.gpuCount,
       pool.replicas,
     );
+    const mig = decideMigConfig(
+      pool,
+      topology.migStrategy,
+      node.metadata?.labels?.[MIG_CONFIG_LABEL],
+      entry?.state?.devices ?? [],
+      podsOnNode,
+    );
+    if (mig.state === "failed") {
+      void reportOnce(node, "MigConfigFailed", `${mig.reason}; MIG layout unchanged`);
+    }
+    if (mig.state === "pending") void reportOnce(node, "MigConfigPending", `${mig.reason}; MIG layout waits`);
     const decision = desiredNodeState({
       node: name,
       poolName,
@@ -227,6 +239,7 @@ export async function runStatusUpdaterController(
       },
       faults: faults.faults,
       claimed: new Map([...claimed.byIndex, ...shared, ...allocated]),
+      migLayout: mig.layout,
     });
     const text = encodeNodeState(decision.state);
     const pending = stateWrites.pending(name, entry?.configMap.metadata?.resourceVersion);
@@ -259,7 +272,10 @@ export async function runStatusUpdaterController(
         await reportOnce(pod, "GpuOvercommitted", `Pod needs ${p.needed} GPUs on ${name}; fewer are free`);
       }
     }
-    await applyLabels(name, node, gpuNodeLabels({ pool, migStrategy: topology.migStrategy, kwok }));
+    await applyLabels(name, node, {
+      ...gpuNodeLabels({ pool, migStrategy: topology.migStrategy, kwok }),
+      ...(mig.state ? { [MIG_CONFIG_STATE_LABEL]: mig.state } : {}),
+    });
   }
 
   async function applyLabels(name: string, node: KubeObject, desired: Record<string, string>): Promise<void> {

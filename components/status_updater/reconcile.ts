@@ -12,6 +12,8 @@ import { gpuDevices } from "../core/identity.ts";
 import type { GpuModel, MigStrategy, PoolSpec } from "../core/model.ts";
 import type { GpuHolder, NodeGpuDevice, NodeGpuState, UtilizationRange } from "../core/node_state.ts";
 import { holderBusyEnergyJ, reservedMiB } from "../core/telemetry.ts";
+import type { MigLayout } from "../core/mig_layout.ts";
+import { assignMigDevices } from "./mig_devices.ts";
 
 /** Pod annotation asking for a simulated utilization: `"70"` or `"10-30"` (percent). */
 export const UTILIZATION_ANNOTATION = "run.ai/simulated-gpu-utilization";
@@ -48,6 +50,8 @@ export interface NodeStateInput {
    * scheduler turns such limits into a claim).
    */
   claimed?: ReadonlyMap<number, string[]>;
+  /** MIG instances of each GPU (see `decideMigConfig`); a GPU with instances is only handed out by MIG device. */
+  migLayout?: MigLayout;
 }
 
 /** The desired node state and the pods that did not fit. */
@@ -68,23 +72,34 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
   });
   const claimed = input.claimed ?? new Map<number, string[]>();
   const claimPods = new Set([...claimed.values()].flat());
+  const isMig = (d: NodeGpuDevice) => (input.migLayout?.[d.index]?.length ?? 0) > 0;
   const assignment = assignGpus(
-    devices.filter((d) => !claimed.has(d.index)),
+    devices.filter((d) => !claimed.has(d.index) && !isMig(d)),
     input.pods.filter((p) => !claimPods.has(p.metadata?.uid ?? "")),
     { utilizationOf: input.utilizationOf },
   );
   const now = input.now ?? new Date();
   const podsByUid = new Map(input.pods.map((p) => [p.metadata?.uid, p]));
   const assigned = new Map(assignment.devices.map((d) => [d.index, d]));
-  const withHolders = devices.map((d) =>
-    assigned.get(d.index) ?? claimHolders(d, claimed.get(d.index)!, podsByUid, input.utilizationOf)
-  );
+  const withHolders = devices.map((d) => {
+    const mine = claimed.get(d.index);
+    const { holder: _previous, ...whole } = d;
+    return assigned.get(d.index) ??
+      (mine ? claimHolders(d, mine, podsByUid, input.utilizationOf) : whole);
+  });
   const memoryOf = (holder: GpuHolder) => {
     const pod = podsByUid.get(holder.podUid);
     return pod ? input.memoryOf?.(pod, pool.model) : undefined;
   };
   const simulated = withHolders.map((d) =>
     withSimulation(d, previous.get(d.index), pool.model, now, input.faults?.get(d.index), memoryOf)
+  );
+  const mig = assignMigDevices(
+    simulated,
+    input.migLayout ?? [],
+    input.previous?.devices ?? [],
+    input.pods,
+    input.utilizationOf,
   );
   return {
     state: {
@@ -102,9 +117,9 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
       otherResources: { ...pool.otherResources },
       ...(pool.gpuOffer === undefined ? {} : { gpuOffer: pool.gpuOffer }),
       ...(pool.replicas === undefined ? {} : { replicas: pool.replicas }),
-      devices: simulated,
+      devices: mig.devices,
     },
-    unsatisfied: assignment.unsatisfied,
+    unsatisfied: [...assignment.unsatisfied, ...mig.unsatisfied],
   };
 }
 

@@ -1,0 +1,58 @@
+/**
+ * MIG devices of a node's GPUs and the pods that hold them: a pod asking for `nvidia.com/mig-<profile>: N`
+ * gets N free MIG devices of that profile, by the same rules as whole GPUs (`assignGpus`: pods keep what they
+ * hold, oldest pod first, lowest GPU and slot first, all or nothing).
+ *
+ * @module
+ */
+import { assignGpus, type PodLike, type UnsatisfiedPod } from "../core/allocation.ts";
+import { migDevices, type MigLayout } from "../core/mig_layout.ts";
+import type { GpuHolder, NodeGpuDevice, NodeMigDevice, UtilizationRange } from "../core/node_state.ts";
+
+/** Extended resource of a MIG profile under the mixed strategy, e.g. `nvidia.com/mig-1g.10gb`. */
+export function migResourceName(profile: string): string {
+  return `nvidia.com/mig-${profile}`;
+}
+
+/**
+ * The GPUs with the MIG devices `layout` gives them (UUIDs from each parent's UUID) and their holders; a MIG
+ * device keeps the holder `previous` records for its UUID while that pod still holds resources.
+ */
+export function assignMigDevices(
+  devices: NodeGpuDevice[],
+  layout: MigLayout,
+  previous: NodeGpuDevice[],
+  pods: PodLike[],
+  utilizationOf?: (pod: PodLike) => UtilizationRange | undefined,
+): { devices: NodeGpuDevice[]; unsatisfied: UnsatisfiedPod[] } {
+  const held = new Map(previous.flatMap((d) => (d.mig ?? []).map((m) => [m.uuid, m.holder])));
+  const all: NodeMigDevice[][] = devices.map((d) =>
+    migDevices(d.uuid, layout[d.index] ?? []).map((m) => {
+      const holder = held.get(m.uuid);
+      return holder ? { ...m, holder } : m;
+    })
+  );
+  const unsatisfied: UnsatisfiedPod[] = [];
+  const holders = new Map<string, GpuHolder>();
+  for (const profile of new Set(all.flat().map((m) => m.profile))) {
+    const slots = all.flat().filter((m) => m.profile === profile);
+    // assignGpus hands out devices by index; each slot of the profile stands in as one.
+    const assignment = assignGpus(
+      slots.map((m, index) => ({ index, uuid: m.uuid, pciBusId: "", serial: "", holder: m.holder })),
+      pods,
+      { resource: migResourceName(profile), utilizationOf },
+    );
+    for (const slot of assignment.devices) if (slot.holder) holders.set(slot.uuid, slot.holder);
+    unsatisfied.push(...assignment.unsatisfied);
+  }
+  const withHolders = all.map((gpu) =>
+    gpu.map(({ holder: _old, ...m }) => {
+      const holder = holders.get(m.uuid);
+      return holder ? { ...m, holder } : m;
+    })
+  );
+  return {
+    devices: devices.map((d, i) => withHolders[i].length > 0 ? { ...d, mig: withHolders[i] } : d),
+    unsatisfied,
+  };
+}

@@ -159,6 +159,11 @@ export function resolveMigLayout(model: GpuModel, spec: MigLayoutSpec, gpuCount:
   return profilesPerGpu(model, spec, gpuCount).map((names, gpu) => placeGpu(model, names, gpu));
 }
 
+/** Extended resource of a MIG profile under the mixed strategy, e.g. `nvidia.com/mig-1g.10gb`. */
+export function migResourceName(profile: string): string {
+  return `nvidia.com/mig-${profile}`;
+}
+
 /** A MIG device of a node: an instance with the UUID the driver would report for it. */
 export interface MigDevice extends MigInstance {
   /** `MIG-…` UUID, stable for the parent GPU and GPU-instance id. */

@@ -9,6 +9,7 @@
  */
 import { GPU_RESOURCE } from "../core/allocation.ts";
 import { isGpuHealthy } from "../core/gpu_faults.ts";
+import { migResourceName } from "../core/mig_layout.ts";
 import type { NodeGpuState } from "../core/node_state.ts";
 
 /** Inputs of {@link desiredResources}. */
@@ -40,10 +41,10 @@ export function desiredResources(input: AdvertisementInput): Advertisement | und
     // A DRA-only pool offers its GPUs as ResourceSlices (dra-plugin) instead.
     if (input.state.gpuOffer !== "dra") {
       const replicas = input.state.replicas ?? 1;
-      capacity[GPU_RESOURCE] = String(input.state.devices.length * replicas);
-      allocatable[GPU_RESOURCE] = String(
-        input.state.devices.filter((d) => isGpuHealthy(d.faults)).length * replicas,
-      );
+      const whole = input.state.devices.filter((d) => !d.mig?.length);
+      capacity[GPU_RESOURCE] = String(whole.length * replicas);
+      allocatable[GPU_RESOURCE] = String(whole.filter((d) => isGpuHealthy(d.faults)).length * replicas);
+      addMigResources(input.state, capacity, allocatable);
     }
     for (const [name, count] of Object.entries(input.state.otherResources)) {
       if (name !== GPU_RESOURCE) capacity[name] = allocatable[name] = String(count);
@@ -52,6 +53,27 @@ export function desiredResources(input: AdvertisementInput): Advertisement | und
   }
   if (input.inPool && input.kwok) return undefined;
   return { capacity: {}, allocatable: {} };
+}
+
+/**
+ * MIG devices as the NVIDIA device plugin advertises them: under `mixed` one `nvidia.com/mig-<profile>` per
+ * profile, under `single` counted in `nvidia.com/gpu`; a MIG device of an unhealthy GPU leaves allocatable.
+ */
+function addMigResources(
+  state: NodeGpuState,
+  capacity: Record<string, string>,
+  allocatable: Record<string, string>,
+): void {
+  const add = (into: Record<string, string>, name: string) =>
+    into[name] = String(Number(into[name] ?? 0) + 1);
+  for (const device of state.devices) {
+    for (const mig of device.mig ?? []) {
+      const name = state.migStrategy === "single" ? GPU_RESOURCE : migResourceName(mig.profile);
+      add(capacity, name);
+      if (isGpuHealthy(device.faults)) add(allocatable, name);
+      else allocatable[name] ??= "0";
+    }
+  }
 }
 
 /** Node status fields the advertisement writes. */

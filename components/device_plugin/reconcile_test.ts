@@ -93,3 +93,39 @@ Deno.test("desiredResources() advertises every time-slicing replica on a KWOK no
     },
   );
 });
+
+Deno.test("desiredResources() advertises MIG devices: one nvidia.com/mig-<profile> each under mixed, nvidia.com/gpu under single", () => {
+  const mig = (profile: string, giId: number) => ({
+    profile,
+    giId,
+    placementStart: 0,
+    placementSize: 1,
+    uuid: `MIG-00000000-0000-5000-8000-0000000000${String(giId).padStart(2, "0")}`,
+  });
+  const devices = state.devices.map((d) =>
+    d.index < 2 ? { ...d, mig: [mig("1g.10gb", 7), mig("1g.10gb", 8), mig("3g.40gb", 2)] } : d
+  );
+  devices[1] = { ...devices[1], faults: { xid: 79 } };
+  assert.deepEqual(
+    desiredResources({ kwok: true, inPool: true, state: { ...state, migStrategy: "mixed", devices } }),
+    {
+      capacity: {
+        "nvidia.com/gpu": "6",
+        "nvidia.com/mig-1g.10gb": "4",
+        "nvidia.com/mig-3g.40gb": "2",
+        "rdma/hca": "2",
+      },
+      allocatable: {
+        "nvidia.com/gpu": "6",
+        "nvidia.com/mig-1g.10gb": "2",
+        "nvidia.com/mig-3g.40gb": "1",
+        "rdma/hca": "2",
+      },
+    },
+  );
+  assert.deepEqual(
+    desiredResources({ kwok: true, inPool: true, state: { ...state, migStrategy: "single", devices } })
+      ?.capacity,
+    { "nvidia.com/gpu": "12", "rdma/hca": "2" },
+  );
+});

@@ -6,13 +6,8 @@
  * @module
  */
 import { assignGpus, type PodLike, type UnsatisfiedPod } from "../core/allocation.ts";
-import { migDevices, type MigLayout } from "../core/mig_layout.ts";
+import { migDevices, type MigLayout, migResourceName } from "../core/mig_layout.ts";
 import type { GpuHolder, NodeGpuDevice, NodeMigDevice, UtilizationRange } from "../core/node_state.ts";
-
-/** Extended resource of a MIG profile under the mixed strategy, e.g. `nvidia.com/mig-1g.10gb`. */
-export function migResourceName(profile: string): string {
-  return `nvidia.com/mig-${profile}`;
-}
 
 /**
  * The GPUs with the MIG devices `layout` gives them (UUIDs from each parent's UUID) and their holders; a MIG

@@ -6,7 +6,8 @@
  * @module
  */
 import { sanitiseProductName } from "./catalogue.ts";
-import type { MigStrategy, PoolSpec } from "./model.ts";
+import type { MigLayout } from "./mig_layout.ts";
+import type { GpuModel, MigStrategy, PoolSpec } from "./model.ts";
 
 /** Inputs of {@link gpuNodeLabels}. */
 export interface GpuNodeLabelInput {
@@ -18,6 +19,29 @@ export interface GpuNodeLabelInput {
   kwok: boolean;
   /** GFD `gpu.machine` (sanitised DMI product name). @default "unknown" */
   machine?: string;
+  /** The node's MIG instances per GPU (see `decideMigConfig`); absent or empty lists: no MIG devices. */
+  migLayout?: MigLayout;
+}
+
+/** GFD's labels of `count` MIG devices of a profile under `prefix` (`nvidia.com/gpu` or `nvidia.com/mig-<profile>`). */
+function migDeviceLabels(
+  prefix: string,
+  model: GpuModel,
+  name: string,
+  count: number,
+): Record<string, string> {
+  const profile = model.migProfiles.find((p) => p.name === name);
+  const slices = /^(\d+)g\./.exec(name)?.[1] ?? "1";
+  return {
+    [`${prefix}.count`]: String(count),
+    [`${prefix}.product`]: `${sanitiseProductName(model.name)}-MIG-${name}`,
+    [`${prefix}.replicas`]: "1",
+    [`${prefix}.sharing-strategy`]: "none",
+    [`${prefix}.memory`]: String(profile?.memoryMiB ?? 0),
+    [`${prefix}.multiprocessors`]: String(profile?.smCount ?? 0),
+    [`${prefix}.slices.gi`]: slices,
+    [`${prefix}.slices.ci`]: slices,
+  };
 }
 
 function versionParts(version: string): string[] {
@@ -62,6 +86,24 @@ export function gpuNodeLabels(input: GpuNodeLabelInput): Record<string, string> 
     "run.ai/fake.gpu": "true",
   };
   if (migStrategy !== "none") labels["nvidia.com/mig.strategy"] = migStrategy;
+  const instances = (input.migLayout ?? []).flat();
+  if (migStrategy === "mixed") {
+    for (const profile of new Set(instances.map((i) => i.profile))) {
+      const count = instances.filter((i) => i.profile === profile).length;
+      Object.assign(labels, migDeviceLabels(`nvidia.com/mig-${profile}`, model, profile, count));
+    }
+  } else if (migStrategy === "single" && instances.length > 0) {
+    const profiles = new Set(instances.map((i) => i.profile));
+    if (profiles.size > 1 || input.migLayout!.some((gpu) => gpu.length === 0)) {
+      labels["nvidia.com/gpu.product"] = `${sanitiseProductName(model.name)}-MIG-INVALID`;
+      labels["nvidia.com/gpu.count"] =
+        labels["nvidia.com/gpu.replicas"] =
+        labels["nvidia.com/gpu.memory"] =
+          "0";
+    } else {
+      Object.assign(labels, migDeviceLabels("nvidia.com/gpu", model, [...profiles][0], instances.length));
+    }
+  }
   if (!kwok) labels["nvidia.com/gpu.deploy.device-plugin"] = "true";
   return labels;
 }

@@ -273,7 +273,7 @@ export async function runStatusUpdaterController(
       }
     }
     await applyLabels(name, node, {
-      ...gpuNodeLabels({ pool, migStrategy: topology.migStrategy, kwok }),
+      ...gpuNodeLabels({ pool, migStrategy: topology.migStrategy, kwok, migLayout: mig.layout }),
       ...(mig.state ? { [MIG_CONFIG_STATE_LABEL]: mig.state } : {}),
     });
   }

@@ -43,6 +43,7 @@ import {
   UTILIZATION_ANNOTATION,
 } from "./reconcile.ts";
 import { decideMigConfig, MIG_CONFIG_LABEL, MIG_CONFIG_STATE_LABEL } from "./mig_config.ts";
+import { asksForMigDevices } from "./mig_devices.ts";
 
 /** Field manager of every write status-updater makes. */
 export const STATUS_UPDATER_MANAGER = "fakegpu";
@@ -108,11 +109,12 @@ export async function runStatusUpdaterController(
       podsByNode.set(node, onNode);
       // An update of what slimPod() drops (conditions, IPs) changes no GPU.
       if (change.type === "upsert" && change.previous && sameApartFromVersion(change.previous, pod)) return;
-      const mattered = change.type === "upsert" && change.previous && podGpuDemand(change.previous).total > 0;
+      const asksForGpus = (p: Pod) => podGpuDemand(p).total > 0 || asksForMigDevices(p);
+      const mattered = change.type === "upsert" && change.previous && asksForGpus(change.previous);
       const claimed = [...(claimsByNode.get(node)?.values() ?? [])].some((c) =>
         claimReservedFor(c, pod.metadata?.uid)
       );
-      if (fleetReady && (podGpuDemand(pod).total > 0 || mattered || claimed)) queue.add(node);
+      if (fleetReady && (asksForGpus(pod) || mattered || claimed)) queue.add(node);
     },
   });
   await Promise.all([fleet.ready, pods.synced, watchClaims()]);

@@ -9,6 +9,15 @@ import { assignGpus, type PodLike, type UnsatisfiedPod } from "../core/allocatio
 import { migDevices, type MigLayout, migResourceName } from "../core/mig_layout.ts";
 import type { GpuHolder, NodeGpuDevice, NodeMigDevice, UtilizationRange } from "../core/node_state.ts";
 
+/** Whether any container of a pod asks for a `nvidia.com/mig-<profile>` resource. */
+export function asksForMigDevices(pod: PodLike): boolean {
+  return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].some((c) =>
+    Object.keys({ ...c.resources?.limits, ...c.resources?.requests }).some((name) =>
+      name.startsWith(migResourceName(""))
+    )
+  );
+}
+
 /**
  * The GPUs with the MIG devices `layout` gives them (UUIDs from each parent's UUID) and their holders; a MIG
  * device keeps the holder `previous` records for its UUID while that pod still holds resources.

@@ -165,7 +165,12 @@ export function renderCsv<T>(fields: Field<T>[], items: T[], system: SmiSystem, 
   return lines.length > 0 ? `${lines.join("\n")}\n` : "";
 }
 
-/** `-L`: one line per GPU. */
+/** `-L`: one line per GPU, followed by one line per MIG device (`  MIG <profile>` in 16 columns, index from 0). */
 export function renderList(gpus: SmiGpu[]): string {
-  return gpus.map((g) => `GPU ${g.index}: ${g.name} (UUID: ${g.uuid})\n`).join("");
+  return gpus.map((g) =>
+    `GPU ${g.index}: ${g.name} (UUID: ${g.uuid})\n` +
+    g.migDevices.map((m, i) =>
+      `  ${`MIG ${m.profile}`.padEnd(16)}Device ${String(i).padStart(2)}: (UUID: ${m.uuid})\n`
+    ).join("")
+  ).join("");
 }

@@ -60,6 +60,8 @@ export interface SmiGpu {
   readings: GpuReadings;
   /** Processes on the GPU. */
   processes: SmiProcess[];
+  /** The GPU's MIG devices (profile and `MIG-…` UUID) in slot order; empty when MIG is off. */
+  migDevices: { profile: string; uuid: string }[];
 }
 
 /** What nvidia-smi knows about the machine at one instant. */
@@ -117,12 +119,13 @@ export function gpuView(
     computeCap: `${model.computeCapability.major}.${model.computeCapability.minor}`,
     pciDeviceId: `${hex(model.pciDeviceId, 4)}10DE`,
     pstate: readings.gpuUtil > 0 ? "P0" : model.idlePerfState,
-    migMode: model.migProfiles.length > 0 ? "Disabled" : undefined,
+    migMode: model.migProfiles.length > 0 ? (device.mig?.length ? "Enabled" : "Disabled") : undefined,
     powerLimitW: model.power.capW,
     maxSmClockMHz: model.clocks.smMaxMHz,
     memoryTotalMiB: model.memoryMiB,
     readings,
     processes: holderProcess(device.holder, readings),
+    migDevices: (device.mig ?? []).map(({ profile, uuid }) => ({ profile, uuid })),
   };
 }
 

@@ -2,7 +2,8 @@
  * MIG end to end on the real control plane: a mixed-MIG A100 pool advertises `nvidia.com/mig-<profile>` as its
  * layout says, the real scheduler places a pod asking for `nvidia.com/mig-1g.10gb: 1` and status-updater makes
  * it the holder of one MIG device, and the node label `nvidia.com/mig.config` reconfigures the node
- * (`nvidia.com/mig.config.state` success / pending while a removed device is held / failed with an Event).
+ * (`nvidia.com/mig.config.state` success / pending while a removed device is held / failed with an Event), and
+ * `fakegpu nvidia-smi --node … -L` lists the node state's MIG devices.
  */
 import assert from "node:assert/strict";
 import { startTestCluster, type TestCluster, waitFor } from "../cluster/harness.ts";
@@ -19,6 +20,8 @@ import {
   podSpec,
   POOL_KEY,
 } from "../cluster/fleet_fixtures.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 const TOPOLOGY = `migStrategy: mixed
 nodePools:
@@ -139,6 +142,25 @@ Deno.test("a mixed-MIG A100 pool advertises, allocates and reconfigures its MIG 
       assert.equal(event.type, "Warning");
       assert.match(event.message ?? "", /unknown MIG config "all-9g.99gb"/);
     });
+
+    await t.step(
+      "fakegpu nvidia-smi --node -L lists the MIG devices with the node state's UUIDs",
+      async () => {
+        const state = (await readState())!;
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "--allow-all", MAIN, "nvidia-smi", ...roleArgs, "--node", "kwok-a100-0", "-L"],
+          stdout: "piped",
+        }).output();
+        assert.equal(
+          new TextDecoder().decode(out.stdout),
+          state.devices.map((d) =>
+            `GPU ${d.index}: NVIDIA A100-SXM4-80GB (UUID: ${d.uuid})\n` +
+            (d.mig ?? []).map((m, i) => `  MIG 3g.40gb     Device  ${i}: (UUID: ${m.uuid})\n`).join("")
+          ).join(""),
+        );
+        assert.equal(state.devices.flatMap((d) => d.mig ?? []).length, 4);
+      },
+    );
   } finally {
     await Promise.all(roles.map((r) => r.stop()));
     client.close();

@@ -60,7 +60,20 @@ export class MetricsSource {
     const model = stateModel(state);
     this.#nodes.set(node, {
       model,
-      series: state.devices.map((d) => gpuSeries(state, d, state.gpu.product, this.counters)),
+      series: state.devices.flatMap((d) =>
+        d.mig?.length
+          ? d.mig.map((instance) =>
+            gpuSeries(state, d, state.gpu.product, this.counters, {
+              instance,
+              model: {
+                ...model,
+                memoryMiB: model.migProfiles.find((p) => p.name === instance.profile)?.memoryMiB ??
+                  model.memoryMiB,
+              },
+            })
+          )
+          : [gpuSeries(state, d, state.gpu.product, this.counters)]
+      ),
     });
   }
 
@@ -79,7 +92,7 @@ export class MetricsSource {
   *#readings(t: number): Generator<[GpuSeries, GpuReadings]> {
     for (const { model, series } of this.#nodes.values()) {
       for (const s of series) {
-        const readings = gpuReadings(model, s.device, t);
+        const readings = gpuReadings(s.model ?? model, s.device, t);
         if (!readings) continue;
         const mark = this.#highWater.get(s.device.uuid) ?? 0;
         if (readings.energyMJ < mark) readings.energyMJ = mark;

@@ -210,3 +210,47 @@ Deno.test("parseListenAddress() reads dcgm-exporter's [host]:port", () => {
   assert.deepEqual(parseListenAddress("127.0.0.1:0"), { hostname: "127.0.0.1", port: 0 });
   assert.deepEqual(parseListenAddress("[::1]:9400"), { hostname: "::1", port: 9400 });
 });
+
+Deno.test("a MIG GPU exports one series per GPU instance with the parent's gpu and UUID plus GPU_I_PROFILE/GPU_I_ID", () => {
+  const state = nodeState("kwok-h100-0");
+  const [parent, whole] = state.devices;
+  const holder = { namespace: "team", pod: "p", podUid: "uid-p", container: "main" };
+  const mig = [
+    {
+      profile: "1g.10gb",
+      giId: 7,
+      placementStart: 0,
+      placementSize: 1,
+      uuid: "MIG-a686709d-6dc2-542a-8851-0d2508448c10",
+    },
+    {
+      profile: "3g.40gb",
+      giId: 2,
+      placementStart: 4,
+      placementSize: 4,
+      uuid: "MIG-53864714-0a66-5df2-9007-9268e30d9a72",
+      holder,
+    },
+  ];
+  const source = new MetricsSource(loadCounters(undefined), { kind: "kwok" });
+  source.update(state.node, { ...state, migStrategy: "mixed", devices: [{ ...parent, mig }, whole] });
+  const lines = seriesOf(scrape(source), "DCGM_FI_DEV_FB_FREE");
+  assert.equal(lines.length, 3);
+  const prefix =
+    `DCGM_FI_DEV_FB_FREE{gpu="0",UUID="${parent.uuid}",pci_bus_id="${parent.pciBusId}",device="nvidia0",` +
+    `modelName="NVIDIA H100 80GB HBM3",`;
+  assert.ok(
+    lines[0].startsWith(`${prefix}GPU_I_PROFILE="1g.10gb",GPU_I_ID="7",Hostname="kwok-h100-0",`),
+    lines[0],
+  );
+  assert.ok(
+    lines[1].startsWith(`${prefix}GPU_I_PROFILE="3g.40gb",GPU_I_ID="2",Hostname="kwok-h100-0",`),
+    lines[1],
+  );
+  assert.match(lines[1], /,container="main",namespace="team",pod="p"\} \d+$/);
+  assert.doesNotMatch(lines[0], /pod=/);
+  assert.ok(Number(lines[0].split(" ").pop()) < 9984, "a 1g.10gb instance has its own framebuffer");
+  assert.ok(
+    lines[2].startsWith(`DCGM_FI_DEV_FB_FREE{gpu="1",UUID="${whole.uuid}",`) && !lines[2].includes("GPU_I_"),
+  );
+});

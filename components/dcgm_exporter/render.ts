@@ -1,6 +1,7 @@
 /**
  * The exposition dcgm-exporter writes: per family `# HELP` and `# TYPE`, then one sample per GPU with the
- * real label set and order — `gpu`, `UUID`, `pci_bus_id`, `device`, `modelName`, `Hostname`, then the
+ * real label set and order — `gpu`, `UUID`, `pci_bus_id`, `device`, `modelName` (a MIG device adds
+ * `GPU_I_PROFILE`, `GPU_I_ID`), `Hostname`, then the
  * label-type fields sorted by name, then the attributes (`container`, `namespace`, `pod`, and `err_code`,
  * `err_msg` on XID series) sorted by name. Integers print as `%d`, doubles with six decimals.
  *
@@ -11,7 +12,8 @@
  * @module
  */
 import { xidMessage } from "../core/gpu_faults.ts";
-import type { NodeGpuDevice, NodeGpuState } from "../core/node_state.ts";
+import type { GpuModel } from "../core/model.ts";
+import type { NodeGpuDevice, NodeGpuState, NodeMigDevice } from "../core/node_state.ts";
 import type { GpuReadings } from "../core/telemetry.ts";
 import type { Counter } from "./counters.ts";
 import { XID_FIELD } from "./fields.ts";
@@ -42,8 +44,13 @@ function escapeHelp(text: string): string {
 
 /** One GPU's series identity, computed once per node state and reused by every scrape. */
 export interface GpuSeries {
-  /** The device as the node state holds it. */
+  /**
+   * The device as the node state holds it; for a MIG device, its parent with the MIG device's UUID and holder
+   * (its readings and counters are the instance's own).
+   */
   device: NodeGpuDevice;
+  /** For a MIG device: the parent's model with the instance's memory, to read its values from. */
+  model?: GpuModel;
   /** Label text without braces: the fixed labels and the label-type fields. */
   labels: string;
   /** Attribute pairs (pod attribution), sorted by name. */
@@ -126,19 +133,37 @@ function pairs(list: [string, string][]): string {
   return list.map(([k, v]) => `,${k}="${escapeLabelValue(v)}"`).join("");
 }
 
-/** The series identity of one GPU of a node, with the label-type fields among `counters`. */
+/**
+ * The series identity of one GPU of a node, with the label-type fields among `counters`; with `mig`, of one
+ * of its MIG devices (§1.4): the parent's `gpu` and `UUID`, plus `GPU_I_PROFILE` and `GPU_I_ID`.
+ */
 export function gpuSeries(
   state: NodeGpuState,
-  device: NodeGpuDevice,
+  parent: NodeGpuDevice,
   modelName: string,
   counters: Counter[],
+  mig?: { instance: NodeMigDevice; model: GpuModel },
 ): GpuSeries {
+  const { holder: _whole, ...identity } = parent;
+  const device: NodeGpuDevice = mig
+    ? {
+      ...identity,
+      uuid: mig.instance.uuid,
+      ...(mig.instance.holder ? { holder: mig.instance.holder } : {}),
+    }
+    : parent;
   const fixed: [string, string][] = [
-    ["gpu", String(device.index)],
-    ["UUID", device.uuid],
-    ["pci_bus_id", device.pciBusId],
-    ["device", `nvidia${device.index}`],
+    ["gpu", String(parent.index)],
+    ["UUID", parent.uuid],
+    ["pci_bus_id", parent.pciBusId],
+    ["device", `nvidia${parent.index}`],
     ["modelName", modelName],
+    ...(mig
+      ? [["GPU_I_PROFILE", mig.instance.profile], ["GPU_I_ID", String(mig.instance.giId)]] as [
+        string,
+        string,
+      ][]
+      : []),
     ["Hostname", state.node],
   ];
   const labelFields = counters.filter((c) => c.field.kind === "label")
@@ -149,7 +174,13 @@ export function gpuSeries(
   const attributes: [string, string][] = holder
     ? [["container", holder.container], ["namespace", holder.namespace], ["pod", holder.pod]]
     : [];
-  return { device, labels, attributes, labelBytes: encoder.encode(labels + pairs(attributes)) };
+  return {
+    device,
+    ...(mig ? { model: mig.model } : {}),
+    labels,
+    attributes,
+    labelBytes: encoder.encode(labels + pairs(attributes)),
+  };
 }
 
 /**

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { startTestCluster, type TestCluster, waitFor } from "../cluster/harness.ts";
 import { type RoleProcess, startRole } from "../cluster/roles.ts";
+import { freePort } from "../cluster/prometheus.ts";
 import { connect } from "../../components/core/kube/client.ts";
 import { decodeNodeState, type NodeGpuState, stateConfigMapName } from "../../components/core/node_state.ts";
 import { parseTopologyYaml } from "../../components/core/topology_config.ts";
@@ -45,6 +46,7 @@ Deno.test("a mixed-MIG A100 pool advertises, allocates and reconfigures its MIG 
   const client = await connect({ kubeconfig: cluster.kubeconfigPath });
   const roleArgs = ["--kubeconfig", cluster.kubeconfigPath, "--namespace", NS];
   const roles: RoleProcess[] = [];
+  const port = freePort();
   const nodePath = "/api/v1/nodes/kwok-a100-0";
   const readNode = () => client.get<Node>(nodePath);
   const readState = async () => {
@@ -68,6 +70,7 @@ Deno.test("a mixed-MIG A100 pool advertises, allocates and reconfigures its MIG 
     for (const p of fleetNodes(parseTopologyYaml(TOPOLOGY))) await client.create("/api/v1/nodes", p.object);
     roles.push(await startRole("status-updater", roleArgs, { logDir }));
     roles.push(await startRole("device-plugin", roleArgs, { logDir }));
+    roles.push(await startRole("dcgm-exporter", [...roleArgs, "-a", `127.0.0.1:${port}`], { logDir }));
 
     await t.step(
       "allocatable nvidia.com/mig-<profile> and GFD labels match all-balanced on 2 GPUs",
@@ -110,6 +113,30 @@ Deno.test("a mixed-MIG A100 pool advertises, allocates and reconfigures its MIG 
         );
         assert.equal(device.profile, "1g.10gb");
         assert.match(device.uuid, /^MIG-/);
+      },
+    );
+
+    await t.step(
+      "dcgm-exporter shows the holder's instance series with GPU_I_PROFILE and GPU_I_ID",
+      async () => {
+        const state = (await readState())!;
+        const parent = state.devices.find((d) => d.mig?.some((m) => m.holder?.pod === "mig-0"))!;
+        const device = heldBy(state, "mig-0")!;
+        const line = await waitFor("the instance series", async () => {
+          const r = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+          const body = r?.ok ? await r.text() : "";
+          return body.split("\n").find((l) =>
+            l.startsWith("DCGM_FI_DEV_GPU_UTIL{") && l.includes('pod="mig-0"')
+          );
+        });
+        assert.ok(
+          line.startsWith(
+            `DCGM_FI_DEV_GPU_UTIL{gpu="${parent.index}",UUID="${parent.uuid}",pci_bus_id="${parent.pciBusId}",` +
+              `device="nvidia${parent.index}",modelName="NVIDIA A100-SXM4-80GB",GPU_I_PROFILE="1g.10gb",` +
+              `GPU_I_ID="${device.giId}",Hostname="kwok-a100-0",`,
+          ),
+          line,
+        );
       },
     );
 

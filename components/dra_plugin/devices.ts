@@ -4,15 +4,16 @@
  * node's state (UUID, bus id, product, memory, versions) and the GPU model it names (architecture, compute
  * capability), so a device is the same GPU that the node state, the labels and the metrics name.
  *
- * Whole GPUs only: `type: gpu`, named `gpu-<minor>`. MIG devices (`type: mig`, named
- * `gpu-<parentMinor>-mig-<profile>-<giProfileId>-<placementStart>`) belong beside them in
- * {@link sliceDevices} once the node state records MIG instances.
+ * Whole GPUs are `type: gpu`, named `gpu-<minor>`. A GPU with MIG devices publishes those instead, as the
+ * driver does with static MIG: `type: mig`, named `gpu-<parentMinor>-mig-<profile>-<giProfileId>-<placementStart>`
+ * (the profile without dots), with `parentUUID`, `profile`, and capacity `multiprocessors`, `memory` and one
+ * `memorySlice<i>` per slice of the placement. The engine counts are left out: no source gives them per profile.
  *
  * @module
  */
 import { findGpuModel, unknownGpuModel } from "../core/catalogue.ts";
 import type { GpuModel } from "../core/model.ts";
-import type { NodeGpuDevice, NodeGpuState } from "../core/node_state.ts";
+import type { NodeGpuDevice, NodeGpuState, NodeMigDevice } from "../core/node_state.ts";
 
 /** Driver name of NVIDIA's DRA driver for GPUs. */
 export const DRA_DRIVER = "gpu.nvidia.com";
@@ -87,11 +88,14 @@ export function stateGpuModel(state: NodeGpuState): GpuModel {
   return findGpuModel(state.gpu.model) ?? unknownGpuModel(state.gpu.product, state.gpu.memoryMiB);
 }
 
-function gpuDevice(state: NodeGpuState, model: GpuModel, gpu: NodeGpuDevice): SliceDevice {
+/** The attributes a GPU and its MIG devices share. */
+function commonAttributes(
+  state: NodeGpuState,
+  model: GpuModel,
+  gpu: NodeGpuDevice,
+): Record<string, DeviceAttribute> {
   const { major, minor } = model.computeCapability;
   const attributes: Record<string, DeviceAttribute> = {
-    type: { string: "gpu" },
-    uuid: { string: gpu.uuid },
     productName: { string: state.gpu.product },
     brand: { string: BRAND },
     architecture: { string: model.architecture },
@@ -102,19 +106,56 @@ function gpuDevice(state: NodeGpuState, model: GpuModel, gpu: NodeGpuDevice): Sl
   };
   // Grace superchips address GPU memory through ATS; other boards report no addressing mode.
   if (model.superchip) attributes.addressingMode = { string: "ATS" };
+  return attributes;
+}
+
+function gpuDevice(state: NodeGpuState, model: GpuModel, gpu: NodeGpuDevice): SliceDevice {
   return {
     name: `gpu-${gpu.index}`,
-    attributes,
+    attributes: {
+      type: { string: "gpu" },
+      uuid: { string: gpu.uuid },
+      ...commonAttributes(state, model, gpu),
+    },
     capacity: { memory: { value: mebibyteQuantity(state.gpu.memoryMiB) } },
   };
 }
 
+function migDevice(
+  state: NodeGpuState,
+  model: GpuModel,
+  gpu: NodeGpuDevice,
+  mig: NodeMigDevice,
+): SliceDevice {
+  const profile = model.migProfiles.find((p) => p.name === mig.profile);
+  const slices = Array.from({ length: mig.placementSize }, (_, i) => mig.placementStart + i);
+  return {
+    name: `gpu-${gpu.index}-mig-${mig.profile.replace(/[.+]/g, "")}-${
+      profile?.giProfileId ?? 0
+    }-${mig.placementStart}`,
+    attributes: {
+      type: { string: "mig" },
+      uuid: { string: mig.uuid },
+      parentUUID: { string: gpu.uuid },
+      profile: { string: mig.profile },
+      ...commonAttributes(state, model, gpu),
+    },
+    capacity: {
+      multiprocessors: { value: String(profile?.smCount ?? 0) },
+      memory: { value: mebibyteQuantity(profile?.memoryMiB ?? 0) },
+      ...Object.fromEntries(slices.map((i) => [`memorySlice${i}`, { value: "1" }])),
+    },
+  };
+}
+
 /**
- * The devices of a node's pool, in index order.
+ * The devices of a node's pool, in index order (a MIG GPU's MIG devices in slot order).
  *
  * @throws {TypeError} When the state holds a version or bus id the driver could not have published.
  */
 export function sliceDevices(state: NodeGpuState): SliceDevice[] {
   const model = stateGpuModel(state);
-  return [...state.devices].sort((a, b) => a.index - b.index).map((gpu) => gpuDevice(state, model, gpu));
+  return [...state.devices].sort((a, b) => a.index - b.index).flatMap((gpu) =>
+    gpu.mig?.length ? gpu.mig.map((mig) => migDevice(state, model, gpu, mig)) : [gpuDevice(state, model, gpu)]
+  );
 }

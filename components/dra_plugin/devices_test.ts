@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { kernelPciAddress, mebibyteQuantity, semanticVersion, sliceDevices } from "./devices.ts";
 import { testState } from "./test_state.ts";
+import { findGpuModel } from "../core/catalogue.ts";
+import { migDevices, resolveMigLayout } from "../core/mig_layout.ts";
 
 Deno.test("sliceDevices() publishes an H100 as NVIDIA's driver does, with the node state's identities", () => {
   const state = testState("kwok-h100-0", "h100", 8);
@@ -71,4 +73,31 @@ Deno.test("mebibyteQuantity() picks the canonical binary suffix", () => {
   assert.equal(mebibyteQuantity(81559), "81559Mi");
   assert.equal(mebibyteQuantity(16384), "16Gi");
   assert.equal(mebibyteQuantity(1048576), "1Ti");
+});
+
+Deno.test("sliceDevices() publishes a MIG GPU's MIG devices (type: mig) in place of the GPU, named as the driver names them", () => {
+  const state = testState("kwok-a100-0", "a100-80gb", 2);
+  const [parent, whole] = state.devices;
+  const model = findGpuModel("a100-80gb")!;
+  const mig = migDevices(parent.uuid, resolveMigLayout(model, ["1g.10gb", "3g.40gb"], 1)[0]);
+  const devices = sliceDevices({ ...state, migStrategy: "mixed", devices: [{ ...parent, mig }, whole] });
+  assert.deepEqual(devices.map((d) => d.name), ["gpu-0-mig-3g40gb-9-0", "gpu-0-mig-1g10gb-19-4", "gpu-1"]);
+  assert.deepEqual(devices[1].attributes.type, { string: "mig" });
+  assert.deepEqual(devices[1].attributes.uuid, { string: mig[1].uuid });
+  assert.deepEqual(devices[1].attributes.parentUUID, { string: parent.uuid });
+  assert.deepEqual(devices[1].attributes.profile, { string: "1g.10gb" });
+  assert.deepEqual(devices[1].attributes["resource.kubernetes.io/pciBusID"], {
+    string: kernelPciAddress(parent.pciBusId),
+  });
+  assert.deepEqual(devices[1].capacity, {
+    multiprocessors: { value: "14" },
+    memory: { value: "9728Mi" },
+    memorySlice4: { value: "1" },
+  });
+  assert.deepEqual(Object.keys(devices[0].capacity).filter((k) => k.startsWith("memorySlice")), [
+    "memorySlice0",
+    "memorySlice1",
+    "memorySlice2",
+    "memorySlice3",
+  ]);
 });

@@ -169,7 +169,7 @@ export function renderCsv<T>(fields: Field<T>[], items: T[], system: SmiSystem, 
 export function renderList(gpus: SmiGpu[]): string {
   return gpus.map((g) =>
     `GPU ${g.index}: ${g.name} (UUID: ${g.uuid})\n` +
-    g.migDevices.map((m, i) =>
+    (g.migDevices ?? []).map((m, i) =>
       `  ${`MIG ${m.profile}`.padEnd(16)}Device ${String(i).padStart(2)}: (UUID: ${m.uuid})\n`
     ).join("")
   ).join("");

@@ -60,8 +60,8 @@ export interface SmiGpu {
   readings: GpuReadings;
   /** Processes on the GPU. */
   processes: SmiProcess[];
-  /** The GPU's MIG devices (profile and `MIG-…` UUID) in slot order; empty when MIG is off. */
-  migDevices: { profile: string; uuid: string }[];
+  /** The GPU's MIG devices (profile and `MIG-…` UUID) in slot order; absent or empty when MIG is off. */
+  migDevices?: { profile: string; uuid: string }[];
 }
 
 /** What nvidia-smi knows about the machine at one instant. */

@@ -1,11 +1,12 @@
 /**
  * MIG devices of a node's GPUs and the pods that hold them: a pod asking for `nvidia.com/mig-<profile>: N`
- * gets N free MIG devices of that profile, by the same rules as whole GPUs (`assignGpus`: pods keep what they
+ * gets N free MIG devices of that profile (strategy `mixed`), or, under strategy `single`, a pod asking for
+ * `nvidia.com/gpu: N` gets N MIG devices, by the same rules as whole GPUs (`assignGpus`: pods keep what they
  * hold, oldest pod first, lowest GPU and slot first, all or nothing).
  *
  * @module
  */
-import { assignGpus, type PodLike, type UnsatisfiedPod } from "../core/allocation.ts";
+import { assignGpus, GPU_RESOURCE, type PodLike, type UnsatisfiedPod } from "../core/allocation.ts";
 import { migDevices, type MigLayout, migResourceName } from "../core/mig_layout.ts";
 import type { GpuHolder, NodeGpuDevice, NodeMigDevice, UtilizationRange } from "../core/node_state.ts";
 
@@ -20,7 +21,8 @@ export function asksForMigDevices(pod: PodLike): boolean {
 
 /**
  * The GPUs with the MIG devices `layout` gives them (UUIDs from each parent's UUID) and their holders; a MIG
- * device keeps the holder `previous` records for its UUID while that pod still holds resources.
+ * device keeps the holder `previous` records for its UUID while that pod still holds resources. With
+ * `asGpus` (strategy `single`) every MIG device is handed out as one `nvidia.com/gpu`.
  */
 export function assignMigDevices(
   devices: NodeGpuDevice[],
@@ -28,6 +30,7 @@ export function assignMigDevices(
   previous: NodeGpuDevice[],
   pods: PodLike[],
   utilizationOf?: (pod: PodLike) => UtilizationRange | undefined,
+  asGpus = false,
 ): { devices: NodeGpuDevice[]; unsatisfied: UnsatisfiedPod[] } {
   const held = new Map(previous.flatMap((d) => (d.mig ?? []).map((m) => [m.uuid, m.holder])));
   const all: NodeMigDevice[][] = devices.map((d) =>
@@ -38,13 +41,18 @@ export function assignMigDevices(
   );
   const unsatisfied: UnsatisfiedPod[] = [];
   const holders = new Map<string, GpuHolder>();
-  for (const profile of new Set(all.flat().map((m) => m.profile))) {
-    const slots = all.flat().filter((m) => m.profile === profile);
-    // assignGpus hands out devices by index; each slot of the profile stands in as one.
+  const groups = asGpus
+    ? [{ resource: GPU_RESOURCE, slots: all.flat() }]
+    : [...new Set(all.flat().map((m) => m.profile))].map((profile) => ({
+      resource: migResourceName(profile),
+      slots: all.flat().filter((m) => m.profile === profile),
+    }));
+  for (const { resource, slots } of groups) {
+    // assignGpus hands out devices by index; each slot of the group stands in as one.
     const assignment = assignGpus(
       slots.map((m, index) => ({ index, uuid: m.uuid, pciBusId: "", serial: "", holder: m.holder })),
       pods,
-      { resource: migResourceName(profile), utilizationOf },
+      { resource, utilizationOf },
     );
     for (const slot of assignment.devices) if (slot.holder) holders.set(slot.uuid, slot.holder);
     unsatisfied.push(...assignment.unsatisfied);

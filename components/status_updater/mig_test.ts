@@ -109,3 +109,31 @@ Deno.test("no MIG state for strategy none or a model without MIG", () => {
     layout: [[], []],
   });
 });
+
+Deno.test("under strategy single a pod asking for nvidia.com/gpu holds MIG devices, as the GPU operator's single strategy", () => {
+  const single = parseTopology({
+    migStrategy: "single",
+    nodePools: { a100: { gpuProduct: "a100-80gb", gpuCount: 2, migConfig: "all-1g.10gb" } },
+  }).pools.a100;
+  const decide = (pods: PodLike[], previous?: NodeGpuState) => {
+    const decision = decideMigConfig(single, "single", undefined, previous?.devices ?? [], pods);
+    return desiredNodeState({
+      node: "kwok-a100-0",
+      poolName: "a100",
+      pool: single,
+      migStrategy: "single",
+      kwok: true,
+      previous,
+      pods,
+      migLayout: decision.layout,
+    });
+  };
+  const { state, unsatisfied } = decide([pod("a", { "nvidia.com/gpu": 3 })]);
+  assert.deepEqual(unsatisfied, []);
+  const held = state.devices.flatMap((d) => (d.mig ?? []).filter((m) => m.holder));
+  assert.equal(held.length, 3);
+  assert.ok(held.every((m) => m.profile === "1g.10gb" && m.holder?.pod === "a"));
+  assert.ok(state.devices.every((d) => d.holder === undefined), "no whole GPU is handed out");
+  assert.deepEqual(decide([pod("a", { "nvidia.com/gpu": 3 })], state).state, state, "the pod keeps them");
+  assert.equal(decide([pod("big", { "nvidia.com/gpu": 15 })]).unsatisfied.length, 1, "14 MIG devices only");
+});

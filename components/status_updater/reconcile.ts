@@ -73,9 +73,11 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
   const claimed = input.claimed ?? new Map<number, string[]>();
   const claimPods = new Set([...claimed.values()].flat());
   const isMig = (d: NodeGpuDevice) => (input.migLayout?.[d.index]?.length ?? 0) > 0;
+  // Under strategy single a MIG node's nvidia.com/gpu are its MIG devices, handed out below.
+  const migAsGpus = input.migStrategy === "single" && devices.some(isMig);
   const assignment = assignGpus(
     devices.filter((d) => !claimed.has(d.index) && !isMig(d)),
-    input.pods.filter((p) => !claimPods.has(p.metadata?.uid ?? "")),
+    migAsGpus ? [] : input.pods.filter((p) => !claimPods.has(p.metadata?.uid ?? "")),
     { utilizationOf: input.utilizationOf },
   );
   const now = input.now ?? new Date();
@@ -100,6 +102,7 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
     input.previous?.devices ?? [],
     input.pods,
     input.utilizationOf,
+    migAsGpus,
   );
   return {
     state: {

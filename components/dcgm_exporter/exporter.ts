@@ -8,6 +8,7 @@
  */
 import { stateModel } from "../core/catalogue.ts";
 import { log } from "../core/log.ts";
+import { migInstanceModel } from "../core/mig_readings.ts";
 import type { GpuModel } from "../core/model.ts";
 import type { NodeGpuState } from "../core/node_state.ts";
 import { type GpuReadings, gpuReadings } from "../core/telemetry.ts";
@@ -65,11 +66,7 @@ export class MetricsSource {
           ? d.mig.map((instance) =>
             gpuSeries(state, d, state.gpu.product, this.counters, {
               instance,
-              model: {
-                ...model,
-                memoryMiB: model.migProfiles.find((p) => p.name === instance.profile)?.memoryMiB ??
-                  model.memoryMiB,
-              },
+              model: migInstanceModel(model, instance),
             })
           )
           : [gpuSeries(state, d, state.gpu.product, this.counters)]

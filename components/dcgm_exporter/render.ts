@@ -12,6 +12,7 @@
  * @module
  */
 import { xidMessage } from "../core/gpu_faults.ts";
+import { migInstanceDevice } from "../core/mig_readings.ts";
 import type { GpuModel } from "../core/model.ts";
 import type { NodeGpuDevice, NodeGpuState, NodeMigDevice } from "../core/node_state.ts";
 import type { GpuReadings } from "../core/telemetry.ts";
@@ -144,14 +145,7 @@ export function gpuSeries(
   counters: Counter[],
   mig?: { instance: NodeMigDevice; model: GpuModel },
 ): GpuSeries {
-  const { holder: _whole, ...identity } = parent;
-  const device: NodeGpuDevice = mig
-    ? {
-      ...identity,
-      uuid: mig.instance.uuid,
-      ...(mig.instance.holder ? { holder: mig.instance.holder } : {}),
-    }
-    : parent;
+  const device = mig ? migInstanceDevice(parent, mig.instance) : parent;
   const fixed: [string, string][] = [
     ["gpu", String(parent.index)],
     ["UUID", parent.uuid],

@@ -4,7 +4,7 @@ import { APP_FIELDS, GPU_FIELDS, parseFormat, renderCsv, renderList, resolveFiel
 import { renderReport } from "./report.ts";
 import { renderTable } from "./table.ts";
 import { type SmiSystem, systemView } from "./view.ts";
-import { h100Node, T } from "./fixtures_test_util.ts";
+import { a100MigNode, h100Node, T } from "./fixtures_test_util.ts";
 
 /**
  * Golden files of every format for an H100 node (GPU 0 idle, GPU 1 busy) in both driver layouts. The first
@@ -68,3 +68,20 @@ for (const layout of ["580", "535"] as const) {
     }
   });
 }
+
+/**
+ * Golden file of the default output of an A100 node with MIG devices on GPU 0. Its header says which lines of
+ * the `MIG devices:` table come from the reference and which are inferred (see `mig_table.ts`).
+ */
+Deno.test("golden: A100 node with MIG devices, driver 580.105.08 (MIG devices table and GI/CI of processes)", async () => {
+  const state = a100MigNode();
+  const system = systemView(state, state.devices, new Date(T * 1000));
+  const file = new URL("./testdata/a100_mig_580_table.txt", import.meta.url);
+  const golden =
+    "# nvidia-smi — layout 580: nvidia-stack.md §6.1; MIG devices table: the two header lines and the " +
+    "two lines per device from §6.1, the title box, column borders and `=` line inferred from the other " +
+    "tables, BAR1 and engine counts N/A (not simulated); driver 580.105.08\n" +
+    renderTable(system, system.gpus, "580");
+  if (Deno.env.get("UPDATE_GOLDEN")) await Deno.writeTextFile(file, golden);
+  assert.equal(golden, await Deno.readTextFile(file), `${file.pathname} differs`);
+});

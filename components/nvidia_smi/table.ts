@@ -1,11 +1,12 @@
 /**
- * nvidia-smi's default output: the banner, one three-line block per GPU and the processes table, in the
- * layout of the driver (see {@link SmiLayout}).
+ * nvidia-smi's default output: the banner, one three-line block per GPU, the MIG devices table (layout 580,
+ * see `mig_table.ts`) and the processes table, in the layout of the driver (see {@link SmiLayout}).
  *
  * @module
  */
 import { GEOMETRY, type SmiLayout } from "./layout.ts";
 import { ctime, cutLeft, cutRight } from "./format.ts";
+import { renderMigTable } from "./mig_table.ts";
 import type { SmiGpu, SmiProcess, SmiSystem } from "./view.ts";
 
 /** Width of the left column. */
@@ -91,6 +92,7 @@ export function renderTable(system: SmiSystem, gpus: SmiGpu[], layout: SmiLayout
     columns(g.middle, "=", "|"),
   ];
   for (const gpu of gpus) lines.push(...gpuBlock(gpu, layout), columns(g.middle));
+  if (layout === "580") lines.push(...renderMigTable(gpus));
   const processes = gpus.flatMap((gpu) => gpu.processes.map((p) => processLine(gpu, p, layout)));
   lines.push(
     " ".repeat(g.width),

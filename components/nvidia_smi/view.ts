@@ -8,6 +8,7 @@
 import { stateModel } from "../core/catalogue.ts";
 import type { GpuModel } from "../core/model.ts";
 import type { GpuHolder, NodeGpuDevice, NodeGpuState } from "../core/node_state.ts";
+import { migInstanceDevice, migInstanceModel, migProfile } from "../core/mig_readings.ts";
 import { type GpuReadings, gpuReadings, hash32 } from "../core/telemetry.ts";
 
 /** One process in the processes table. */
@@ -60,8 +61,24 @@ export interface SmiGpu {
   readings: GpuReadings;
   /** Processes on the GPU. */
   processes: SmiProcess[];
-  /** The GPU's MIG devices (profile and `MIG-…` UUID) in slot order; absent or empty when MIG is off. */
-  migDevices?: { profile: string; uuid: string }[];
+  /** The GPU's MIG devices in slot order (the `MIG Dev` index); absent or empty when MIG is off. */
+  migDevices?: SmiMigDevice[];
+}
+
+/** One MIG device of a GPU as nvidia-smi shows it. */
+export interface SmiMigDevice {
+  /** Profile name, e.g. `3g.40gb`. */
+  profile: string;
+  /** `MIG-…` UUID. */
+  uuid: string;
+  /** GPU instance id (the node state's). */
+  gpuInstance: number;
+  /** Compute instance id: 0, one compute instance spanning the GPU instance. */
+  computeInstance: number;
+  /** Streaming multiprocessors of the profile. */
+  smCount: number;
+  /** The instance's readings (its framebuffer is the profile's memory). */
+  readings: GpuReadings;
 }
 
 /** What nvidia-smi knows about the machine at one instant. */
@@ -85,10 +102,33 @@ function holderPid(holder: GpuHolder): number {
   return 1000 + (hash32(`${holder.podUid}/${holder.container}`) % 4_000_000);
 }
 
-/** The process of the pod holding a GPU: its container, using the GPU's used framebuffer. */
-function holderProcess(holder: GpuHolder | undefined, readings: GpuReadings): SmiProcess[] {
+/**
+ * The process of the pod holding a GPU or a MIG device: its container, using the device's used framebuffer,
+ * with the GPU and compute instance ids of a MIG device.
+ */
+function holderProcess(
+  holder: GpuHolder | undefined,
+  readings: GpuReadings,
+  mig?: Pick<SmiMigDevice, "gpuInstance" | "computeInstance">,
+): SmiProcess[] {
   if (!holder) return [];
-  return [{ pid: holderPid(holder), type: "C", name: holder.container, usedMiB: readings.fb.used }];
+  const ids = mig ? { gpuInstance: mig.gpuInstance, computeInstance: mig.computeInstance } : {};
+  return [{ ...ids, pid: holderPid(holder), type: "C", name: holder.container, usedMiB: readings.fb.used }];
+}
+
+/** The views of a GPU's MIG devices at time `t`; those whose readings are missing are left out. */
+function migViews(
+  model: GpuModel,
+  device: NodeGpuDevice,
+  t: number,
+): (SmiMigDevice & { holder?: GpuHolder })[] {
+  return (device.mig ?? []).flatMap((instance) => {
+    const readings = gpuReadings(migInstanceModel(model, instance), migInstanceDevice(device, instance), t);
+    if (!readings) return [];
+    const { profile, uuid, giId, holder } = instance;
+    const smCount = migProfile(model, profile)?.smCount ?? 0;
+    return [{ profile, uuid, gpuInstance: giId, computeInstance: 0, smCount, readings, holder }];
+  });
 }
 
 /** Hex with a fixed number of upper-case digits. */
@@ -108,6 +148,7 @@ export function gpuView(
 ): SmiGpu | undefined {
   const readings = gpuReadings(model, device, t);
   if (!readings) return undefined;
+  const mig = migViews(model, device, t);
   return {
     index,
     minor: device.index,
@@ -124,8 +165,10 @@ export function gpuView(
     maxSmClockMHz: model.clocks.smMaxMHz,
     memoryTotalMiB: model.memoryMiB,
     readings,
-    processes: holderProcess(device.holder, readings),
-    migDevices: (device.mig ?? []).map(({ profile, uuid }) => ({ profile, uuid })),
+    processes: mig.length > 0
+      ? mig.flatMap(({ holder, ...m }) => holderProcess(holder, m.readings, m))
+      : holderProcess(device.holder, readings),
+    migDevices: mig.map(({ holder: _holder, ...m }) => m),
   };
 }
 

@@ -164,6 +164,17 @@ export function migResourceName(profile: string): string {
   return `nvidia.com/mig-${profile}`;
 }
 
+/**
+ * Name under which dra-plugin publishes a MIG device of GPU `minor` (the driver's static MIG naming, §5.1):
+ * `gpu-<minor>-mig-<profile without . and +>-<giProfileId>-<placementStart>`, e.g. `gpu-0-mig-1g10gb-19-0`.
+ */
+export function migDraDeviceName(model: GpuModel, minor: number, instance: MigInstance): string {
+  const giProfileId = model.migProfiles.find((p) => p.name === instance.profile)?.giProfileId ?? 0;
+  return `gpu-${minor}-mig-${
+    instance.profile.replace(/[.+]/g, "")
+  }-${giProfileId}-${instance.placementStart}`;
+}
+
 /** A MIG device of a node: an instance with the UUID the driver would report for it. */
 export interface MigDevice extends MigInstance {
   /** `MIG-…` UUID, stable for the parent GPU and GPU-instance id. */

@@ -12,6 +12,7 @@
  * @module
  */
 import { findGpuModel, unknownGpuModel } from "../core/catalogue.ts";
+import { migDraDeviceName } from "../core/mig_layout.ts";
 import type { GpuModel } from "../core/model.ts";
 import type { NodeGpuDevice, NodeGpuState, NodeMigDevice } from "../core/node_state.ts";
 
@@ -130,9 +131,7 @@ function migDevice(
   const profile = model.migProfiles.find((p) => p.name === mig.profile);
   const slices = Array.from({ length: mig.placementSize }, (_, i) => mig.placementStart + i);
   return {
-    name: `gpu-${gpu.index}-mig-${mig.profile.replace(/[.+]/g, "")}-${
-      profile?.giProfileId ?? 0
-    }-${mig.placementStart}`,
+    name: migDraDeviceName(model, gpu.index, mig),
     attributes: {
       type: { string: "mig" },
       uuid: { string: mig.uuid },

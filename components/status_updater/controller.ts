@@ -42,6 +42,7 @@ import {
   parseUtilization,
   UTILIZATION_ANNOTATION,
 } from "./reconcile.ts";
+import { migDraDeviceName } from "../core/mig_layout.ts";
 import { decideMigConfig, MIG_CONFIG_LABEL, MIG_CONFIG_STATE_LABEL } from "./mig_config.ts";
 import { asksForMigDevices } from "./mig_devices.ts";
 
@@ -186,14 +187,6 @@ export async function runStatusUpdaterController(
     const kwok = isKwokNode(node);
     const faults = parseGpuFaults(node.metadata?.annotations?.[GPU_FAULTS_ANNOTATION], pool.gpuCount);
     if (faults.error) void reportOnce(node, "InvalidGpuFaults", `${faults.error}; no faults simulated`);
-    const claimed = claimedGpus(claimsByNode.get(name)?.values() ?? [], name, pool.gpuCount);
-    for (const { claim, device } of claimed.unknown) {
-      void reportOnce(
-        claim,
-        "UnknownGpuDevice",
-        `Claim allocates device "${device}" that ${name} does not have; ignored`,
-      );
-    }
     const podsOnNode = [...(podsByNode.get(name)?.values() ?? [])];
     // On a real node the kubelet chose each pod's GPUs; its device plugin records them on the pod.
     const allocated = kwok
@@ -213,6 +206,19 @@ export async function runStatusUpdaterController(
       entry?.state?.devices ?? [],
       podsOnNode,
     );
+    const migNames = new Set(
+      (mig.layout ?? []).flatMap((instances, minor) =>
+        instances.map((i) => migDraDeviceName(pool.model, minor, i))
+      ),
+    );
+    const claimed = claimedGpus(claimsByNode.get(name)?.values() ?? [], name, pool.gpuCount, migNames);
+    for (const { claim, device } of claimed.unknown) {
+      void reportOnce(
+        claim,
+        "UnknownGpuDevice",
+        `Claim allocates device "${device}" that ${name} does not have; ignored`,
+      );
+    }
     if (mig.state === "failed") {
       void reportOnce(node, "MigConfigFailed", `${mig.reason}; MIG layout unchanged`);
     }
@@ -241,6 +247,7 @@ export async function runStatusUpdaterController(
       },
       faults: faults.faults,
       claimed: new Map([...claimed.byIndex, ...shared, ...allocated]),
+      claimedMig: claimed.byMigDevice,
       migLayout: mig.layout,
     });
     const text = encodeNodeState(decision.state);

@@ -1,8 +1,8 @@
 /**
  * GPUs allocated through Dynamic Resource Allocation, as pure functions: which GPUs of a node the
  * ResourceClaims allocated by the scheduler hold (results of driver `gpu.nvidia.com` whose pool is the node
- * and whose device is `gpu-<index>`, as dra-plugin publishes them) and which pods use each (the claim's
- * `reservedFor`, so every pod sharing a claim uses its GPUs).
+ * and whose device is `gpu-<index>` or one of its MIG devices `gpu-<minor>-mig-…`, as dra-plugin publishes
+ * them) and which pods use each (the claim's `reservedFor`, so every pod sharing a claim uses its GPUs).
  *
  * @module
  */
@@ -70,25 +70,39 @@ export function claimReservedFor(claim: ClaimLike, podUid: string | undefined): 
 export interface ClaimedGpus {
   /** GPU index → UIDs of the pods using it through claims, in claim order. */
   byIndex: Map<number, string[]>;
+  /** MIG device name (`gpu-<minor>-mig-…`, as dra-plugin publishes it) → UIDs of the pods using it. */
+  byMigDevice: Map<string, string[]>;
   /** Claim results naming a device the node does not have. */
   unknown: { claim: ClaimLike; device: string }[];
 }
 
-/** Which GPUs of `node` (with `gpuCount` GPUs) the claims hold, and for which pods. */
-export function claimedGpus(claims: Iterable<ClaimLike>, node: string, gpuCount: number): ClaimedGpus {
+function addPods<K>(map: Map<K, string[]>, key: K, pods: string[]): void {
+  map.set(key, [...new Set([...(map.get(key) ?? []), ...pods])]);
+}
+
+/**
+ * Which GPUs of `node` (with `gpuCount` GPUs) and which of its MIG devices (`migDevices`: the names
+ * dra-plugin publishes them under) the claims hold, and for which pods.
+ */
+export function claimedGpus(
+  claims: Iterable<ClaimLike>,
+  node: string,
+  gpuCount: number,
+  migDevices: ReadonlySet<string> = new Set(),
+): ClaimedGpus {
   const byIndex = new Map<number, string[]>();
+  const byMigDevice = new Map<string, string[]>();
   const unknown: ClaimedGpus["unknown"] = [];
   for (const claim of claims) {
     const pods = (claim.status?.reservedFor ?? []).map((r) => r.uid ?? "").filter(Boolean);
     for (const result of gpuResults(claim)) {
       if (result.pool !== node) continue;
-      const index = Number(/^gpu-(\d+)$/.exec(result.device ?? "")?.[1] ?? NaN);
-      if (!(index < gpuCount)) {
-        unknown.push({ claim, device: result.device ?? "" });
-        continue;
-      }
-      byIndex.set(index, [...new Set([...(byIndex.get(index) ?? []), ...pods])]);
+      const device = result.device ?? "";
+      const index = Number(/^gpu-(\d+)$/.exec(device)?.[1] ?? NaN);
+      if (index < gpuCount) addPods(byIndex, index, pods);
+      else if (migDevices.has(device)) addPods(byMigDevice, device, pods);
+      else unknown.push({ claim, device });
     }
   }
-  return { byIndex, unknown };
+  return { byIndex, byMigDevice, unknown };
 }

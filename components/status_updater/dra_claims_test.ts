@@ -37,6 +37,24 @@ Deno.test("claimedGpus() reports devices the node does not have", () => {
   assert.deepEqual(unknown.map((u) => u.device), ["gpu-8", "gpu-0-mig-1g10gb-19-0"]);
 });
 
+Deno.test("claimedGpus() maps the node's MIG devices, by the names dra-plugin publishes, to the pods using them", () => {
+  const mig = "gpu-0-mig-1g10gb-19-0";
+  const claims = [
+    claim("one", [gpu("n", mig)], ["a"]),
+    claim("shared", [gpu("n", mig), gpu("n", "gpu-1-mig-3g40gb-9-4")], ["b"]),
+    claim("gone", [gpu("n", "gpu-0-mig-7g80gb-0-0")], ["c"]),
+  ];
+  const { byIndex, byMigDevice, unknown } = claimedGpus(
+    claims,
+    "n",
+    2,
+    new Set([mig, "gpu-1-mig-3g40gb-9-4"]),
+  );
+  assert.deepEqual([...byIndex], []);
+  assert.deepEqual([...byMigDevice], [[mig, ["a", "b"]], ["gpu-1-mig-3g40gb-9-4", ["b"]]]);
+  assert.deepEqual(unknown.map((u) => u.device), ["gpu-0-mig-7g80gb-0-0"]);
+});
+
 Deno.test("slimClaim() keeps identity, GPU results and pod reservations only", () => {
   const full = claim("one", [gpu("n", "gpu-2"), { driver: "nic.example.com", pool: "n", device: "x" }], [
     "a",

@@ -7,7 +7,7 @@
  * @module
  */
 import { assignGpus, GPU_RESOURCE, type PodLike, type UnsatisfiedPod } from "../core/allocation.ts";
-import { migDevices, type MigLayout, migResourceName } from "../core/mig_layout.ts";
+import { type MigDevice, migDevices, type MigLayout, migResourceName } from "../core/mig_layout.ts";
 import type { GpuHolder, NodeGpuDevice, NodeMigDevice, UtilizationRange } from "../core/node_state.ts";
 
 /** Whether any container of a pod asks for a `nvidia.com/mig-<profile>` resource. */
@@ -19,10 +19,17 @@ export function asksForMigDevices(pod: PodLike): boolean {
   );
 }
 
+/** A MIG device allocated through a ResourceClaim: its holder, absent while none of the claim's pods runs. */
+export interface MigClaim {
+  /** The pod holding the MIG device. */
+  holder?: GpuHolder;
+}
+
 /**
  * The GPUs with the MIG devices `layout` gives them (UUIDs from each parent's UUID) and their holders; a MIG
  * device keeps the holder `previous` records for its UUID while that pod still holds resources. With
- * `asGpus` (strategy `single`) every MIG device is handed out as one `nvidia.com/gpu`.
+ * `asGpus` (strategy `single`) every MIG device is handed out as one `nvidia.com/gpu`. A MIG device
+ * `claimOf` returns a claim for is held by the claim's holder and handed out to no other pod.
  */
 export function assignMigDevices(
   devices: NodeGpuDevice[],
@@ -31,21 +38,26 @@ export function assignMigDevices(
   pods: PodLike[],
   utilizationOf?: (pod: PodLike) => UtilizationRange | undefined,
   asGpus = false,
+  claimOf: (gpu: NodeGpuDevice, mig: MigDevice) => MigClaim | undefined = () => undefined,
 ): { devices: NodeGpuDevice[]; unsatisfied: UnsatisfiedPod[] } {
   const held = new Map(previous.flatMap((d) => (d.mig ?? []).map((m) => [m.uuid, m.holder])));
+  const claimed = new Map<string, MigClaim>();
   const all: NodeMigDevice[][] = devices.map((d) =>
     migDevices(d.uuid, layout[d.index] ?? []).map((m) => {
+      const claim = claimOf(d, m);
+      if (claim) claimed.set(m.uuid, claim);
       const holder = held.get(m.uuid);
       return holder ? { ...m, holder } : m;
     })
   );
+  const free = all.flat().filter((m) => !claimed.has(m.uuid));
   const unsatisfied: UnsatisfiedPod[] = [];
   const holders = new Map<string, GpuHolder>();
   const groups = asGpus
-    ? [{ resource: GPU_RESOURCE, slots: all.flat() }]
-    : [...new Set(all.flat().map((m) => m.profile))].map((profile) => ({
+    ? [{ resource: GPU_RESOURCE, slots: free }]
+    : [...new Set(free.map((m) => m.profile))].map((profile) => ({
       resource: migResourceName(profile),
-      slots: all.flat().filter((m) => m.profile === profile),
+      slots: free.filter((m) => m.profile === profile),
     }));
   for (const { resource, slots } of groups) {
     // assignGpus hands out devices by index; each slot of the group stands in as one.
@@ -59,7 +71,7 @@ export function assignMigDevices(
   }
   const withHolders = all.map((gpu) =>
     gpu.map(({ holder: _old, ...m }) => {
-      const holder = holders.get(m.uuid);
+      const holder = claimed.has(m.uuid) ? claimed.get(m.uuid)?.holder : holders.get(m.uuid);
       return holder ? { ...m, holder } : m;
     })
   );

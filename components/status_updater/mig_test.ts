@@ -22,8 +22,13 @@ function pod(name: string, limits: Record<string, number>): PodLike {
   };
 }
 
-/** The node's state after status-updater's decision for its label and pods. */
-function reconcile(label: string | undefined, pods: PodLike[], previous?: NodeGpuState) {
+/** The node's state after status-updater's decision for its label, pods and MIG devices claimed through DRA. */
+function reconcile(
+  label: string | undefined,
+  pods: PodLike[],
+  previous?: NodeGpuState,
+  claimedMig?: Map<string, string[]>,
+) {
   const decision = decideMigConfig(pool, "mixed", label, previous?.devices ?? [], pods);
   const { state, unsatisfied } = desiredNodeState({
     node: "kwok-a100-0",
@@ -34,6 +39,7 @@ function reconcile(label: string | undefined, pods: PodLike[], previous?: NodeGp
     previous,
     pods,
     migLayout: decision.layout,
+    claimedMig,
   });
   return { state, unsatisfied, decision };
 }
@@ -136,4 +142,20 @@ Deno.test("under strategy single a pod asking for nvidia.com/gpu holds MIG devic
   assert.ok(state.devices.every((d) => d.holder === undefined), "no whole GPU is handed out");
   assert.deepEqual(decide([pod("a", { "nvidia.com/gpu": 3 })], state).state, state, "the pod keeps them");
   assert.equal(decide([pod("big", { "nvidia.com/gpu": 15 })]).unsatisfied.length, 1, "14 MIG devices only");
+});
+
+Deno.test("a pod whose ResourceClaim allocates a MIG device (dra-plugin's name) holds it; other pods do not get it", () => {
+  // all-balanced on GPU 1: the 3g.40gb sits at slice 4 (GI profile 9), the 2g.20gb at slice 2 (GI profile 14).
+  const claimedMig = new Map([["gpu-1-mig-3g40gb-9-4", ["uid-dra"]], ["gpu-1-mig-2g20gb-14-2", [
+    "uid-gone",
+  ]]]);
+  const dra = { ...pod("dra", {}), spec: { ...pod("dra", {}).spec, containers: [{ name: "infer" }] } };
+  const other = pod("other", { "nvidia.com/mig-3g.40gb": 2 });
+  const { state, unsatisfied } = reconcile(undefined, [dra, other], undefined, claimedMig);
+  const gpu1 = state.devices[1].mig!;
+  const big = gpu1.find((m) => m.profile === "3g.40gb")!;
+  assert.deepEqual([big.placementStart, big.holder?.pod, big.holder?.container], [4, "dra", "infer"]);
+  assert.ok(!gpu1.find((m) => m.profile === "2g.20gb")!.holder, "a claim whose pod is gone holds nothing");
+  assert.deepEqual(unsatisfied, [{ pod: "team/other", needed: 2, held: 0 }], "only one 3g.40gb is left");
+  assert.ok(state.devices.every((d) => !d.holder));
 });

@@ -12,7 +12,7 @@ import { gpuDevices } from "../core/identity.ts";
 import type { GpuModel, MigStrategy, PoolSpec } from "../core/model.ts";
 import type { GpuHolder, NodeGpuDevice, NodeGpuState, UtilizationRange } from "../core/node_state.ts";
 import { holderBusyEnergyJ, reservedMiB } from "../core/telemetry.ts";
-import type { MigLayout } from "../core/mig_layout.ts";
+import { migDraDeviceName, type MigLayout } from "../core/mig_layout.ts";
 import { assignMigDevices } from "./mig_devices.ts";
 
 /** Pod annotation asking for a simulated utilization: `"70"` or `"10-30"` (percent). */
@@ -50,6 +50,11 @@ export interface NodeStateInput {
    * scheduler turns such limits into a claim).
    */
   claimed?: ReadonlyMap<number, string[]>;
+  /**
+   * MIG devices held through ResourceClaims: name as dra-plugin publishes it (`gpu-<minor>-mig-…`) → UIDs of
+   * the pods using it (see `claimedGpus`). These MIG devices go to those pods, as claimed GPUs do.
+   */
+  claimedMig?: ReadonlyMap<string, string[]>;
   /** MIG instances of each GPU (see `decideMigConfig`); a GPU with instances is only handed out by MIG device. */
   migLayout?: MigLayout;
 }
@@ -71,13 +76,15 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
     return holder ? { ...d, holder } : d;
   });
   const claimed = input.claimed ?? new Map<number, string[]>();
-  const claimPods = new Set([...claimed.values()].flat());
+  const claimedMig = input.claimedMig ?? new Map<string, string[]>();
+  const claimPods = new Set([...claimed.values(), ...claimedMig.values()].flat());
+  const unclaimedPods = input.pods.filter((p) => !claimPods.has(p.metadata?.uid ?? ""));
   const isMig = (d: NodeGpuDevice) => (input.migLayout?.[d.index]?.length ?? 0) > 0;
   // Under strategy single a MIG node's nvidia.com/gpu are its MIG devices, handed out below.
   const migAsGpus = input.migStrategy === "single" && devices.some(isMig);
   const assignment = assignGpus(
     devices.filter((d) => !claimed.has(d.index) && !isMig(d)),
-    migAsGpus ? [] : input.pods.filter((p) => !claimPods.has(p.metadata?.uid ?? "")),
+    migAsGpus ? [] : unclaimedPods,
     { utilizationOf: input.utilizationOf },
   );
   const now = input.now ?? new Date();
@@ -87,7 +94,7 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
     const mine = claimed.get(d.index);
     const { holder: _previous, ...whole } = d;
     return assigned.get(d.index) ??
-      (mine ? claimHolders(d, mine, podsByUid, input.utilizationOf) : whole);
+      (mine ? { ...whole, ...claimUse(mine, podsByUid, input.utilizationOf) } : whole);
   });
   const memoryOf = (holder: GpuHolder) => {
     const pod = podsByUid.get(holder.podUid);
@@ -100,9 +107,13 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
     simulated,
     input.migLayout ?? [],
     input.previous?.devices ?? [],
-    input.pods,
+    unclaimedPods,
     input.utilizationOf,
     migAsGpus,
+    (gpu, instance) => {
+      const mine = claimedMig.get(migDraDeviceName(pool.model, gpu.index, instance));
+      return mine && { holder: claimUse(mine, podsByUid, input.utilizationOf).holder };
+    },
   );
   return {
     state: {
@@ -126,18 +137,16 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
   };
 }
 
-/** A GPU held through a claim: the first of its pods still running holds it, the others share it. */
-function claimHolders(
-  device: NodeGpuDevice,
+/** Use of a device held through a claim: the first of its pods still running holds it, the others share it. */
+function claimUse(
   podUids: string[],
   podsByUid: Map<string | undefined, PodLike>,
   utilizationOf: NodeStateInput["utilizationOf"],
-): NodeGpuDevice {
-  const { holder: _previous, ...identity } = device;
+): Pick<NodeGpuDevice, "holder" | "sharedWith"> {
   const pods = podUids.map((uid) => podsByUid.get(uid)).filter((p): p is PodLike =>
     !!p && podHoldsResources(p)
   );
-  if (pods.length === 0) return identity;
+  if (pods.length === 0) return {};
   const [first, ...others] = pods.map((p) => ({
     namespace: p.metadata?.namespace ?? "",
     pod: p.metadata?.name ?? "",
@@ -145,7 +154,6 @@ function claimHolders(
   }));
   const utilization = utilizationOf?.(pods[0]);
   return {
-    ...identity,
     holder: {
       ...first,
       container: pods[0].spec?.containers?.[0]?.name ?? "",

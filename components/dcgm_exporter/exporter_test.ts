@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { findGpuModel } from "../core/catalogue.ts";
-import { gpuDevices } from "../core/identity.ts";
+import { testState } from "../core/test_state.ts";
 import type { NodeGpuState } from "../core/node_state.ts";
 import { CountersFileError, parseCounters } from "./counters.ts";
 import { DCGM_FIELDS, DEFAULT_COUNTERS_CSV } from "./fields.ts";
@@ -12,22 +11,7 @@ import { parseListenAddress } from "../core/flags.ts";
 const T = Date.UTC(2026, 11, 3, 12) / 1000;
 
 function nodeState(node: string, kwok = true): NodeGpuState {
-  const h100 = findGpuModel("h100")!;
-  return {
-    node,
-    pool: "h100",
-    kwok,
-    gpu: {
-      product: h100.name,
-      model: h100.key,
-      memoryMiB: h100.memoryMiB,
-      driverVersion: "580.105.08",
-      cudaVersion: "13.0",
-    },
-    migStrategy: "none",
-    otherResources: {},
-    devices: gpuDevices(node, h100, 2),
-  };
+  return { ...testState(node, "h100", 2), kwok };
 }
 
 function scrape(source: MetricsSource, format: "text" | "openmetrics" = "text"): string {

@@ -7,7 +7,7 @@ import {
   socketName,
   UnknownDevicesError,
 } from "./kubelet_devices.ts";
-import { testState } from "../dra_plugin/test_state.ts";
+import { testState } from "../core/test_state.ts";
 import { podGpus } from "./pod_resources.ts";
 import { KUBELET_GPUS_ANNOTATION, kubeletAllocatedGpus } from "../core/allocation.ts";
 

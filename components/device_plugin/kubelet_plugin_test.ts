@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type * as grpc from "@grpc/grpc-js";
 import { callUnary, loadProto, serveUnix, service, stopUnix, unixClient } from "../core/grpc.ts";
-import { testState } from "../dra_plugin/test_state.ts";
+import { testState } from "../core/test_state.ts";
 import { nodeResources } from "./kubelet_devices.ts";
 import { ResourcePlugin } from "./kubelet_plugin.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { kernelPciAddress, mebibyteQuantity, semanticVersion, sliceDevices } from "./devices.ts";
-import { testState } from "./test_state.ts";
+import { testState } from "../core/test_state.ts";
 import { findGpuModel } from "../core/catalogue.ts";
 import { migDevices, resolveMigLayout } from "../core/mig_layout.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ResourceSlice, sliceAction, type SliceInput, sliceName } from "./reconcile.ts";
-import { testState } from "./test_state.ts";
+import { testState } from "../core/test_state.ts";
 
 const base: SliceInput = {
   node: "kwok-h100-0",

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { ResourcePlugin } from "../../components/device_plugin/kubelet_plugin.ts";
 import { nodeResources } from "../../components/device_plugin/kubelet_devices.ts";
 import { loadProto, serveUnix, service, stopUnix } from "../../components/core/grpc.ts";
-import { testState } from "../../components/dra_plugin/test_state.ts";
+import { testState } from "../../components/core/test_state.ts";
 import { percentile } from "./bench_stats.ts";
 
 const { values } = parseArgs({ options: { calls: { type: "string", default: "10000" } } });

@@ -12,7 +12,13 @@ import { decodeNodeState, type NodeGpuState, stateConfigMapName } from "../../co
 import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../../components/core/topology_config.ts";
 import { fleetNodes } from "../../components/local_fleet/fleet.ts";
 import type { ResourceSlice } from "../../components/dra_plugin/reconcile.ts";
-import { FLEET_NAMESPACE as NS, gpuCounts, podSpec, POOL_KEY } from "../cluster/fleet_fixtures.ts";
+import {
+  createTopology,
+  FLEET_NAMESPACE as NS,
+  gpuCounts,
+  podSpec,
+  POOL_KEY,
+} from "../cluster/fleet_fixtures.ts";
 
 const SLICES = "/apis/resource.k8s.io/v1/resourceslices";
 const RESOURCE = "/apis/resource.k8s.io/v1/namespaces/default";
@@ -154,17 +160,7 @@ Deno.test("GPUs offered through DRA on a real control plane", async (t) => {
     };
 
     await t.step("one slice per pool node with NVIDIA's attributes, equal to the node state", async () => {
-      await client.create("/api/v1/namespaces", {
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: { name: NS },
-      });
-      await client.create(`/api/v1/namespaces/${NS}/configmaps`, {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "topology", namespace: NS },
-        data: { "topology.yml": TOPOLOGY_YAML },
-      });
+      await createTopology(client, TOPOLOGY_YAML);
       for (const p of plan) await client.create("/api/v1/nodes", p.object);
       foreignVersion = (await client.create<ResourceSlice>(SLICES, foreign)).metadata.resourceVersion;
       for (const role of ["status-updater", "device-plugin", "dra-plugin"]) {

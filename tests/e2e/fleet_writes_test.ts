@@ -12,7 +12,7 @@ import { apiRequestCounts, requestsBetween } from "../cluster/api_metrics.ts";
 import { connect } from "../../components/core/kube/client.ts";
 import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../../components/core/topology_config.ts";
 import { fleetNodes } from "../../components/local_fleet/fleet.ts";
-import { FLEET_NAMESPACE as NS, type Node } from "../cluster/fleet_fixtures.ts";
+import { createTopology, FLEET_NAMESPACE as NS, type Node } from "../cluster/fleet_fixtures.ts";
 
 const NODES = { a100: 24, h100: 8, l40s: 8 };
 const CREATORS = 8;
@@ -30,17 +30,7 @@ Deno.test("a filling fleet gets one state write, one label write and one status 
   await using _statusUpdater = await startRole("status-updater", roleArgs, { logDir });
   await using _devicePlugin = await startRole("device-plugin", roleArgs, { logDir });
   try {
-    await client.create("/api/v1/namespaces", {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name: NS },
-    });
-    await client.create(`/api/v1/namespaces/${NS}/configmaps`, {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: { name: "topology", namespace: NS },
-      data: { "topology.yml": topologyYaml },
-    });
+    await createTopology(client, topologyYaml);
     // kube-controller-manager POSTs ConfigMap kube-root-ca.crt into every new namespace, on its own time.
     await waitFor(
       "kube-root-ca.crt in the namespace",

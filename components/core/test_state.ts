@@ -1,12 +1,12 @@
 /**
- * A node state for dra-plugin's unit tests, built from the shared GPU model the way status-updater builds it.
+ * A node state for unit tests, built from the shared GPU model the way status-updater builds it.
  *
  * @module
  */
-import { findGpuModel } from "../core/catalogue.ts";
-import { gpuDevices } from "../core/identity.ts";
-import type { GpuOffer } from "../core/model.ts";
-import type { NodeGpuState } from "../core/node_state.ts";
+import { findGpuModel } from "./catalogue.ts";
+import { gpuDevices } from "./identity.ts";
+import type { GpuOffer } from "./model.ts";
+import type { NodeGpuState } from "./node_state.ts";
 
 /** The state of `node` with `count` GPUs of catalogue model `key`, offered as `gpuOffer`. */
 export function testState(node: string, key: string, count: number, gpuOffer?: GpuOffer): NodeGpuState {

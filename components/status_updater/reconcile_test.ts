@@ -11,6 +11,9 @@ const a100 = parseTopology({
   },
 }).pools.a100;
 
+/** The node every test decides for. */
+const base = { node: "kwok-a100-0", poolName: "a100", pool: a100, migStrategy: "none" as const, kwok: true };
+
 function gpuPod(name: string, gpus: number, annotations: Record<string, string> = {}): PodLike {
   return {
     metadata: {
@@ -29,14 +32,7 @@ function gpuPod(name: string, gpus: number, annotations: Record<string, string> 
 }
 
 Deno.test("desiredNodeState() gives a pool node its pool's GPUs with stable identities", () => {
-  const input = {
-    node: "kwok-a100-0",
-    poolName: "a100",
-    pool: a100,
-    migStrategy: "none" as const,
-    kwok: true,
-    pods: [],
-  };
+  const input = { ...base, pods: [] };
   const { state } = desiredNodeState(input);
   assert.equal(state.devices.length, 8);
   assert.equal(state.gpu.product, "NVIDIA A100-SXM4-80GB");
@@ -46,13 +42,6 @@ Deno.test("desiredNodeState() gives a pool node its pool's GPUs with stable iden
 });
 
 Deno.test("desiredNodeState() keeps a pod's GPUs across a rebuild from the previous state", () => {
-  const base = {
-    node: "kwok-a100-0",
-    poolName: "a100",
-    pool: a100,
-    migStrategy: "none" as const,
-    kwok: true,
-  };
   const first = desiredNodeState({ ...base, pods: [gpuPod("a", 2), gpuPod("b", 1)] }).state;
   const again = desiredNodeState({ ...base, previous: first, pods: [gpuPod("b", 1), gpuPod("a", 2)] }).state;
   assert.deepEqual(again, first);
@@ -113,8 +102,6 @@ Deno.test("parseUtilization() rejects bad values with a reason instead of throwi
     assert.match(result.error ?? "", new RegExp(`"${value}"`));
   }
 });
-
-const base = { node: "kwok-a100-0", poolName: "a100", pool: a100, migStrategy: "none" as const, kwok: true };
 
 Deno.test("desiredNodeState() stamps when a pod got its GPUs and keeps it while the pod holds them", () => {
   const t1 = new Date("2026-12-03T10:00:00Z");
@@ -189,13 +176,6 @@ function claimPod(name: string): PodLike {
 }
 
 Deno.test("desiredNodeState() gives claimed GPUs to the claim's pods, the first holding and the others sharing", () => {
-  const base = {
-    node: "kwok-a100-0",
-    poolName: "a100",
-    pool: a100,
-    migStrategy: "none" as const,
-    kwok: true,
-  };
   const pods = [gpuPod("limits", 1), claimPod("a"), claimPod("b"), claimPod("c")];
   const claimed = new Map([[0, ["uid-a"]], [3, ["uid-b", "uid-c"]]]);
   const { state } = desiredNodeState({ ...base, pods, claimed });
@@ -205,13 +185,6 @@ Deno.test("desiredNodeState() gives claimed GPUs to the claim's pods, the first 
 });
 
 Deno.test("desiredNodeState() places a DRA-backed nvidia.com/gpu pod on its claim's GPU only", () => {
-  const base = {
-    node: "kwok-a100-0",
-    poolName: "a100",
-    pool: a100,
-    migStrategy: "none" as const,
-    kwok: true,
-  };
   const { state } = desiredNodeState({
     ...base,
     pods: [gpuPod("limits", 1)],
@@ -224,13 +197,6 @@ Deno.test("desiredNodeState() places a DRA-backed nvidia.com/gpu pod on its clai
 });
 
 Deno.test("desiredNodeState() frees a claimed GPU once its pods finished", () => {
-  const base = {
-    node: "kwok-a100-0",
-    poolName: "a100",
-    pool: a100,
-    migStrategy: "none" as const,
-    kwok: true,
-  };
   const done = claimPod("a");
   done.status = { phase: "Succeeded" };
   const { state } = desiredNodeState({

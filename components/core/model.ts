@@ -95,6 +95,26 @@ export interface PoolSpec {
    * absent means MIG off (`all-disabled`).
    */
   migConfig?: MigLayoutSpec;
+  /** GPU sharing by a sharing scheduler (fakegpu's own field); absent means none. */
+  sharing?: PoolSharing;
+}
+
+/** How a pool's GPUs are shared by a sharing scheduler. */
+export interface PoolSharing {
+  /** HAMi: fakegpu plays HAMi's device plugin on the pool's KWOK nodes. */
+  hami: HamiSharing;
+}
+
+/** The settings of HAMi's device plugin that fakegpu applies to a pool (HAMi's `nvidia:` device config). */
+export interface HamiSharing {
+  /** Pods one GPU takes at most (`deviceSplitCount`); each GPU counts this many in `nvidia.com/gpu`. */
+  splitCount: number;
+  /** Factor on the memory a GPU registers (`deviceMemoryScaling`; above 1 oversubscribes). */
+  memoryScaling: number;
+  /** Factor on the cores a GPU registers, 100 × this (`deviceCoreScaling`). */
+  coreScaling: number;
+  /** Format of `hami.io/node-nvidia-register`: `json` (HAMi v2.8+) or `text` (up to v2.7). */
+  registerFormat: "json" | "text";
 }
 
 /**

@@ -13,6 +13,9 @@
  *
  * In both formats fakegpu also reads `migConfig` per pool: the MIG layout of its GPUs (see `mig_layout.ts`),
  * checked against the model's MIG table and refused for models without MIG or under `migStrategy: none`.
+ * In both formats fakegpu also reads `sharing: {hami: {splitCount, memoryScaling, coreScaling, registerFormat}}`
+ * per pool (see {@link HamiSharing}): HAMi shares the pool's GPUs, fakegpu plays HAMi's device plugin on its KWOK
+ * nodes; refused together with `replicas`, a MIG layout or DRA (`gpuOffer` `dra` or `both`).
  * In both formats fakegpu also reads `nodeCount` and `gpuOffer` per pool (`gpuOffer` also at the top level, as
  * the default of every pool): `extended-resource`, `dra` or `both`, see {@link GpuOffer}.
  *
@@ -28,7 +31,15 @@ import { isScalar, LineCounter, parseDocument, visit } from "yaml";
 import { z } from "zod";
 import { findGpuModel, GPU_CATALOGUE, unknownGpuModel } from "./catalogue.ts";
 import { MIG_DISABLED, MigLayoutError, type MigLayoutSpec, resolveMigLayout } from "./mig_layout.ts";
-import type { ClusterTopology, GpuModel, GpuOffer, MigStrategy, PoolSpec } from "./model.ts";
+import type {
+  ClusterTopology,
+  GpuModel,
+  GpuOffer,
+  HamiSharing,
+  MigStrategy,
+  PoolSharing,
+  PoolSpec,
+} from "./model.ts";
 
 /** Node label key that assigns a node to a pool unless the config says otherwise. */
 export const DEFAULT_NODE_POOL_LABEL_KEY = "run.ai/simulated-gpu-node-pool";
@@ -111,6 +122,18 @@ const nonNegativeInt = z.int(expecting("a non-negative integer")).min(0, expecti
 const gpuCount = positiveInt.max(MAX_GPUS_PER_NODE, expecting(`at most ${MAX_GPUS_PER_NODE} GPUs per node`));
 /** Time-slicing replicas per GPU (NVIDIA's device plugin allows any positive count; 64 keeps IDs sane). */
 const replicas = positiveInt.max(64, expecting("at most 64 replicas per GPU"));
+/** A positive factor such as HAMi's memory and core scaling. */
+const positiveNumber = z.number(expecting("a positive number")).gt(0, expecting("a positive number"));
+const REGISTER_FORMATS = ["json", "text"] as const satisfies readonly HamiSharing["registerFormat"][];
+/** HAMi sharing of a pool, with HAMi's defaults (`deviceSplitCount: 10`, scaling 1, the v2.8+ JSON register). */
+const sharing = z.strictObject({
+  hami: z.strictObject({
+    splitCount: positiveInt.max(256, expecting("at most 256 pods per GPU")).default(10),
+    memoryScaling: positiveNumber.default(1),
+    coreScaling: positiveNumber.default(1),
+    registerFormat: z.enum(REGISTER_FORMATS, expecting(`one of "json", "text"`)).default("json"),
+  }, expecting("a map")),
+}, expecting("a map with hami"));
 const nonEmptyString = z.string(expecting("a non-empty string")).min(1, expecting("a non-empty string"));
 /** A MIG layout: a mig-parted config name, the profiles of every GPU, or a list of them per GPU. */
 const migConfig = z.union([
@@ -184,6 +207,7 @@ const legacyPoolSchema = z.strictObject({
   gpuOffer: gpuOffer.optional(),
   replicas: replicas.optional(),
   migConfig: migConfig.optional(),
+  sharing: sharing.optional(),
   numa: z.unknown().optional(), // NUMA simulation is not implemented; accepted for compatibility
 }, expecting("a map"));
 
@@ -216,6 +240,7 @@ const newPoolSchema = z.strictObject({
   gpuOffer: gpuOffer.optional(),
   replicas: replicas.optional(),
   migConfig: migConfig.optional(),
+  sharing: sharing.optional(),
   numa: z.unknown().optional(), // as in the legacy format
 }, expecting("a map"));
 
@@ -232,9 +257,8 @@ const LEGACY_POOL_KEYS = ["gpuProduct", "gpuCount", "gpuMemory", "otherDevices"]
 
 /** Every field name the config knows, for "did you mean" hints on unknown fields. */
 const KNOWN_FIELDS = new Set(
-  [topLevelSchema, legacyPoolSchema, newPoolSchema, newPoolSchema.shape.gpu].flatMap((schema) =>
-    Object.keys(schema.shape)
-  ).concat(["name", "count"]),
+  [topLevelSchema, legacyPoolSchema, newPoolSchema, newPoolSchema.shape.gpu, sharing, sharing.shape.hami]
+    .flatMap((schema) => Object.keys(schema.shape)).concat(["name", "count"]),
 );
 
 function editDistance(a: string, b: string): number {
@@ -284,8 +308,9 @@ interface PoolDraft {
   gpuOffer?: GpuOffer;
   replicas?: number;
   migConfig?: MigLayoutSpec;
+  sharing?: PoolSharing;
   resources: { name: string; count: number; path: Path }[];
-  paths: { profile: Path; product: Path; memory: Path; count: Path; migConfig: Path };
+  paths: { profile: Path; product: Path; memory: Path; count: Path; migConfig: Path; sharing: Path };
 }
 
 type LegacyPool = z.infer<typeof legacyPoolSchema>;
@@ -303,6 +328,7 @@ function legacyDraft(pool: LegacyPool, at: Path): PoolDraft {
     gpuOffer: pool.gpuOffer,
     replicas: pool.replicas,
     migConfig: pool.migConfig,
+    sharing: pool.sharing,
     resources: (pool.otherDevices ?? []).map((device, i) => ({
       ...device,
       path: [...at, "otherDevices", i, "name"],
@@ -313,6 +339,7 @@ function legacyDraft(pool: LegacyPool, at: Path): PoolDraft {
       memory: [...at, "gpuMemory"],
       count: [...at, "gpuCount"],
       migConfig: [...at, "migConfig"],
+      sharing: [...at, "sharing", "hami"],
     },
   };
 }
@@ -334,6 +361,7 @@ function newDraft(pool: NewPool, at: Path): PoolDraft {
     gpuOffer: pool.gpuOffer,
     replicas: pool.replicas,
     migConfig: pool.migConfig,
+    sharing: pool.sharing,
     resources: (pool.resources ?? []).flatMap((entry, i) =>
       Object.entries(entry).map(([name, value]) => ({
         name,
@@ -347,6 +375,7 @@ function newDraft(pool: NewPool, at: Path): PoolDraft {
       memory: [...overridesAt, "device_defaults", "memory", "total_bytes"],
       count: [...overridesAt, "device_count"],
       migConfig: [...at, "migConfig"],
+      sharing: [...at, "sharing", "hami"],
     },
   };
 }
@@ -436,6 +465,21 @@ function checkMigConfig(
   }
 }
 
+/** Checks that HAMi sharing is the pool's only way of sharing and offering its GPUs. */
+function checkSharing(draft: PoolDraft, gpuOffer: GpuOffer | undefined, issues: Issue[]) {
+  if (!draft.sharing) return;
+  const clash = (draft.replicas ?? 1) > 1
+    ? "replicas (time-slicing)"
+    : draft.migConfig !== undefined && draft.migConfig !== MIG_DISABLED
+    ? "a migConfig (MIG)"
+    : gpuOffer === "dra" || gpuOffer === "both"
+    ? `gpuOffer "${gpuOffer}" (HAMi shares GPUs advertised as nvidia.com/gpu only; use "extended-resource")`
+    : undefined;
+  if (clash) {
+    issues.push({ path: draft.paths.sharing, message: `HAMi sharing cannot be combined with ${clash}` });
+  }
+}
+
 function resolvePool(
   name: string,
   draft: PoolDraft,
@@ -449,6 +493,7 @@ function resolvePool(
   const gpuOffer = draft.gpuOffer ?? defaults.gpuOffer;
   const gpuCount = draft.count ?? model.gpusPerNode ?? 8;
   checkMigConfig(draft, model, gpuCount, defaults, issues);
+  checkSharing(draft, gpuOffer, issues);
   if (issues.length > before) return undefined;
   return {
     name,
@@ -462,6 +507,7 @@ function resolvePool(
     ...(gpuOffer === undefined ? {} : { gpuOffer }),
     ...((draft.replicas ?? 1) > 1 ? { replicas: draft.replicas } : {}),
     ...(draft.migConfig === undefined ? {} : { migConfig: draft.migConfig }),
+    ...(draft.sharing === undefined ? {} : { sharing: draft.sharing }),
   };
 }
 

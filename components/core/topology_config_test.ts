@@ -590,3 +590,55 @@ Deno.test("parseTopology() refuses MIG on a model without MIG, impossible layout
   ]);
   assert.equal(parseTopology(legacy({ migConfig: "all-disabled" })).pools.a100.migConfig, "all-disabled");
 });
+
+Deno.test("parseTopology() reads a pool's HAMi sharing in both formats, with HAMi's defaults", () => {
+  assert.deepEqual(parseTopology(legacy({ sharing: { hami: {} } })).pools.a100.sharing, {
+    hami: { splitCount: 10, memoryScaling: 1, coreScaling: 1, registerFormat: "json" },
+  });
+  const hami = { splitCount: 4, memoryScaling: 1.5, coreScaling: 2, registerFormat: "text" };
+  assert.deepEqual(parseTopology(modern({}, { sharing: { hami } })).pools.h100.sharing, { hami });
+  assert.equal(parseTopology(legacy({})).pools.a100.sharing, undefined);
+  assert.equal(parseTopology(legacy({ sharing: { hami: {} }, replicas: 1 })).pools.a100.replicas, undefined);
+});
+
+Deno.test("parseTopology() rejects bad HAMi settings and HAMi with time-slicing, MIG or DRA", () => {
+  assert.deepEqual(
+    issuesOf(() =>
+      parseTopology(
+        legacy({ sharing: { hami: { splitCount: 0, memoryScaling: -1, registerFormat: "yaml" } } }),
+      )
+    ),
+    [
+      "nodePools.a100.sharing.hami.splitCount: expected a positive integer, got 0",
+      "nodePools.a100.sharing.hami.memoryScaling: expected a positive number, got -1",
+      `nodePools.a100.sharing.hami.registerFormat: expected one of "json", "text", got "yaml"`,
+    ],
+  );
+  assert.deepEqual(issuesOf(() => parseTopology(legacy({ sharing: { hamii: {} } }))), [
+    "nodePools.a100.sharing.hami: expected a map, got nothing",
+    `nodePools.a100.sharing.hamii: unknown field; did you mean "hami"?`,
+  ]);
+  assert.deepEqual(
+    issuesOf(() =>
+      parseTopology({
+        migStrategy: "mixed",
+        nodePools: {
+          ts: { gpuProduct: "NVIDIA-A100-SXM4-80GB", gpuCount: 8, replicas: 4, sharing: { hami: {} } },
+          mig: {
+            gpuProduct: "NVIDIA-A100-SXM4-80GB",
+            gpuCount: 8,
+            migConfig: "all-balanced",
+            sharing: { hami: {} },
+          },
+          dra: { gpu: { profile: "h100" }, gpuOffer: "dra", sharing: { hami: {} } },
+        },
+      })
+    ),
+    [
+      "nodePools.ts.sharing.hami: HAMi sharing cannot be combined with replicas (time-slicing)",
+      "nodePools.mig.sharing.hami: HAMi sharing cannot be combined with a migConfig (MIG)",
+      `nodePools.dra.sharing.hami: HAMi sharing cannot be combined with gpuOffer "dra" (HAMi shares GPUs ` +
+      `advertised as nvidia.com/gpu only; use "extended-resource")`,
+    ],
+  );
+});

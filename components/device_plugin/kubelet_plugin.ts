@@ -26,11 +26,7 @@ import {
   UnknownDevicesError,
 } from "./kubelet_devices.ts";
 
-/** The kubelet's device-plugin directory. */
-export const DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins";
-
-/** The kubelet's registration socket in {@link DEVICE_PLUGIN_DIR}. */
-export const KUBELET_SOCKET = "kubelet.sock";
+import { KUBELET_SOCKET } from "./kubelet_paths.ts";
 
 const proto = loadProto(new URL("./deviceplugin.proto", import.meta.url));
 const DevicePlugin = service(proto, "v1beta1", "DevicePlugin");

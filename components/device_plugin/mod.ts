@@ -11,9 +11,7 @@ import { z } from "zod";
 import { COMMON_FLAGS, nodeScopedFlagsSchema, runRole } from "../core/role_runtime.ts";
 import { type FlagSpec, LISTEN_ADDRESS_PATTERN, parseListenAddress } from "../core/flags.ts";
 import { runKwokDevicePlugin } from "./controller.ts";
-import { DEVICE_PLUGIN_DIR } from "./kubelet_plugin.ts";
-import { runNodeDevicePlugin } from "./node_controller.ts";
-import { POD_RESOURCES_SOCKET } from "./pod_resources.ts";
+import { DEVICE_PLUGIN_DIR, POD_RESOURCES_SOCKET } from "./kubelet_paths.ts";
 
 /** Flags of `fakegpu device-plugin`. */
 export const DEVICE_PLUGIN_FLAGS: FlagSpec[] = [
@@ -71,9 +69,10 @@ export async function main(args: string[], signal?: AbortSignal): Promise<void> 
     flags: DEVICE_PLUGIN_FLAGS,
     schema: devicePluginFlagsSchema(Deno.env.get("NODE_NAME")),
     signal,
-    run: ({ flags, client, signal }) =>
+    run: async ({ flags, client, signal }) =>
       flags.nodeScope === "this-node"
-        ? runNodeDevicePlugin(client, {
+        // Loaded only here: the kubelet plugin's gRPC costs the KWOK scope about 14 MiB of RSS.
+        ? (await import("./node_controller.ts")).runNodeDevicePlugin(client, {
           namespace: flags.namespace,
           topologyConfigMap: flags.topologyConfigmap,
           topologyFile: flags.topologyFile,

@@ -11,7 +11,8 @@ import { watchFleet } from "../core/fleet_watch.ts";
 import { log } from "../core/log.ts";
 import type { KubeClient } from "../core/kube/client.ts";
 import { nodeResources } from "./kubelet_devices.ts";
-import { KUBELET_SOCKET, ResourcePlugin } from "./kubelet_plugin.ts";
+import { ResourcePlugin } from "./kubelet_plugin.ts";
+import { KUBELET_SOCKET } from "./kubelet_paths.ts";
 import { KubeletGpuRecorder } from "./pod_resources.ts";
 
 /** Options of {@link runNodeDevicePlugin}. */

@@ -10,9 +10,7 @@ import { GPU_RESOURCE, KUBELET_GPUS_ANNOTATION } from "../core/allocation.ts";
 import { callUnary, loadProto, service, unixClient } from "../core/grpc.ts";
 import { gpuOfDevice } from "./kubelet_devices.ts";
 import type { KubeClient } from "../core/kube/client.ts";
-
-/** The kubelet's PodResources socket. */
-export const POD_RESOURCES_SOCKET = "/var/lib/kubelet/pod-resources/kubelet.sock";
+import { POD_RESOURCES_SOCKET } from "./kubelet_paths.ts";
 
 const PodResourcesLister = service(
   loadProto(new URL("./podresources.proto", import.meta.url)),

@@ -11,6 +11,8 @@
  * - Every request has a timeout (default 30 s), so a silently dead connection cannot hang a caller.
  * - Watches stream newline-delimited JSON on a dedicated connection; a reset or an abort ends the iteration
  *   with an error at once.
+ * - `metadataOnly` lists and watches ask for `PartialObjectMetadata`: the server sends each object's metadata
+ *   without spec and status, so a role that reads only labels and annotations does not decode the rest.
  *
  * @example
  * ```ts ignore
@@ -36,6 +38,8 @@ const RETRY_BACKOFF = { initialMs: 250, maxMs: 4000, jitter: 0.5 };
 const MAX_RETRY_AFTER_MS = 10_000;
 const DEFAULT_PAGE_SIZE = 500;
 const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
+const METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+const METADATA_WATCH_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 /** Any Kubernetes object, as JSON. */
 export interface KubeObject {
@@ -151,6 +155,8 @@ export interface ListOptions extends RequestOptions {
    * @default {500}
    */
   limit?: number;
+  /** Lists only each object's metadata (`PartialObjectMetadata`: no spec, no status). */
+  metadataOnly?: boolean;
 }
 
 /** Options of {@link KubeClient.mergePatch}. */
@@ -183,6 +189,8 @@ export interface WatchOptions {
   timeoutSeconds?: number;
   /** Ends the watch; the iteration then throws the abort reason. */
   signal: AbortSignal;
+  /** Watches only each object's metadata (`PartialObjectMetadata`: no spec, no status). */
+  metadataOnly?: boolean;
 }
 
 /** A page-merged list: all items and the list's resource version. */
@@ -230,6 +238,7 @@ interface SendInit {
   query?: URLSearchParams;
   body?: unknown;
   contentType?: string;
+  accept?: string;
   retry: RetryPolicy;
   signal?: AbortSignal;
 }
@@ -314,8 +323,8 @@ class HttpKubeClient implements KubeClient {
     this.#timeoutMs = options.requestTimeoutMs;
   }
 
-  #headers(credentials: KubeCredentials, contentType?: string): Headers {
-    const headers = new Headers({ Accept: "application/json", "User-Agent": this.#userAgent });
+  #headers(credentials: KubeCredentials, contentType?: string, accept = "application/json"): Headers {
+    const headers = new Headers({ Accept: accept, "User-Agent": this.#userAgent });
     for (const [name, value] of Object.entries(credentials.headers)) headers.set(name, value);
     if (contentType) headers.set("Content-Type", contentType);
     return headers;
@@ -349,7 +358,7 @@ class HttpKubeClient implements KubeClient {
     ]);
     const response = await fetch(`${this.#transport.baseUrl}${path}${queryString(init.query)}`, {
       method,
-      headers: this.#headers(credentials, init.contentType),
+      headers: this.#headers(credentials, init.contentType, init.accept),
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
       client: this.#transport.sharedClient(credentials),
       signal,
@@ -414,6 +423,7 @@ class HttpKubeClient implements KubeClient {
       try {
         page = await this.#send("GET", path, {
           query,
+          accept: options.metadataOnly ? METADATA_LIST_ACCEPT : undefined,
           retry: "idempotent",
           signal: options.signal,
         }) as ListPage<T>;
@@ -509,7 +519,11 @@ class HttpKubeClient implements KubeClient {
     ]);
     try {
       const response = await fetch(`${this.#transport.baseUrl}${url}`, {
-        headers: this.#headers(credentials),
+        headers: this.#headers(
+          credentials,
+          undefined,
+          options.metadataOnly ? METADATA_WATCH_ACCEPT : undefined,
+        ),
         client,
         signal,
       });

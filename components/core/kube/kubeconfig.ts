@@ -2,9 +2,10 @@
  * Resolves how to reach the Kubernetes API server, in kubectl's order: an explicit kubeconfig path, then
  * `$KUBECONFIG` (a `:`-separated list, merged), then the in-cluster service account, then `~/.kube/config`.
  *
- * Kubeconfig entries are parsed and exec credential plugins are run by `@kubernetes/client-node`, imported
- * through its `config_types` and `exec_auth` modules only: its main entry (and `dist/config.js`) load the whole
- * generated API, which costs about 70 MB of RSS and 0.5 s of start-up per process.
+ * Kubeconfig files are read with `js-yaml` (every role loads it for the node state) and checked with zod;
+ * `@kubernetes/client-node` is imported only for a user with an exec credential plugin, to run it: loading
+ * its kubeconfig types cost every role about 9 MiB of RSS, and `yaml` another 10 MiB in roles without a
+ * topology.
  *
  * Permissions: `--allow-read` (kubeconfig, certificate and token files), `--allow-env` (`KUBECONFIG`, `HOME`,
  * `KUBERNETES_SERVICE_*`), and `--allow-run` for exec credential plugins.
@@ -13,15 +14,8 @@
  */
 
 import { dirname, isAbsolute, join } from "node:path";
-import {
-  type Cluster,
-  type Context,
-  newClusters,
-  newContexts,
-  newUsers,
-  type User,
-} from "@kubernetes/client-node/dist/config_types.js";
-import { parse as parseYaml } from "yaml";
+import type { User as ExecUser } from "@kubernetes/client-node/dist/config_types.js";
+import { load as parseYaml } from "js-yaml";
 import { z } from "zod";
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -105,26 +99,57 @@ export function chooseKubeconfigSource(
   throw new Error("Cannot find Kubernetes settings: no kubeconfig given, $KUBECONFIG and $HOME are unset");
 }
 
+const text = z.string().nullish();
+
+const clusterSchema = z.looseObject({
+  server: z.string().min(1),
+  "certificate-authority": text,
+  "certificate-authority-data": text,
+  "insecure-skip-tls-verify": z.boolean().nullish(),
+  "tls-server-name": text,
+  "proxy-url": text,
+});
+
+const userSchema = z.looseObject({
+  token: text,
+  "token-file": text,
+  "client-certificate": text,
+  "client-certificate-data": text,
+  "client-key": text,
+  "client-key-data": text,
+  username: text,
+  password: text,
+  as: text,
+  exec: z.looseObject({ command: z.string().min(1) }).nullish(),
+  "auth-provider": z.looseObject({ name: z.string(), config: z.record(z.string(), z.unknown()).nullish() })
+    .nullish(),
+});
+
+const contextSchema = z.looseObject({ cluster: z.string().min(1), user: text, namespace: text });
+
 const kubeconfigSchema = z.looseObject({
-  clusters: z.array(z.looseObject({ name: z.string() })).nullish(),
-  users: z.array(z.looseObject({ name: z.string() })).nullish(),
-  contexts: z.array(z.looseObject({ name: z.string() })).nullish(),
-  "current-context": z.string().nullish(),
+  clusters: z.array(z.looseObject({ name: z.string().min(1), cluster: clusterSchema })).nullish(),
+  users: z.array(z.looseObject({ name: z.string().min(1), user: userSchema.nullish() })).nullish(),
+  contexts: z.array(z.looseObject({ name: z.string().min(1), context: contextSchema })).nullish(),
+  "current-context": text,
 });
 
 type KubeconfigDocument = z.infer<typeof kubeconfigSchema>;
+type ClusterEntry = NonNullable<KubeconfigDocument["clusters"]>[number];
+type UserEntry = NonNullable<KubeconfigDocument["users"]>[number];
+type ContextEntry = NonNullable<KubeconfigDocument["contexts"]>[number];
 type NamedEntry = { name: string; [key: string]: unknown };
 type MergedKubeconfig = {
-  clusters: NamedEntry[];
-  users: NamedEntry[];
-  contexts: NamedEntry[];
+  clusters: ClusterEntry[];
+  users: UserEntry[];
+  contexts: ContextEntry[];
   "current-context": string;
 };
 
 const PATH_FIELDS = ["certificate-authority", "client-certificate", "client-key", "token-file"];
 
 /** Makes the file paths inside one cluster/user entry absolute, relative to the kubeconfig's directory. */
-function absolutizeEntry(entry: NamedEntry, section: "cluster" | "user", baseDir: string): NamedEntry {
+function absolutizeEntry<T extends NamedEntry>(entry: T, section: "cluster" | "user", baseDir: string): T {
   const body = entry[section];
   if (!body || typeof body !== "object") return entry;
   const copy: Record<string, unknown> = { ...body as Record<string, unknown> };
@@ -140,11 +165,7 @@ function mergeKubeconfigs(docs: { path: string; doc: KubeconfigDocument }[]): Me
   const merged: MergedKubeconfig = { clusters: [], users: [], contexts: [], "current-context": "" };
   for (const { path, doc } of docs) {
     const baseDir = dirname(path);
-    const add = (
-      list: NamedEntry[],
-      entries: NamedEntry[] | null | undefined,
-      fix: (e: NamedEntry) => NamedEntry,
-    ) => {
+    const add = <T extends NamedEntry>(list: T[], entries: T[] | null | undefined, fix: (e: T) => T) => {
       for (const entry of entries ?? []) {
         if (!list.some((e) => e.name === entry.name)) list.push(fix(entry));
       }
@@ -159,7 +180,15 @@ function mergeKubeconfigs(docs: { path: string; doc: KubeconfigDocument }[]): Me
 
 async function readKubeconfigFile(path: string): Promise<KubeconfigDocument> {
   const text = await Deno.readTextFile(path);
-  const parsed = kubeconfigSchema.safeParse(parseYaml(text) ?? {});
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new TypeError(
+      `Cannot parse kubeconfig "${path}": ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  const parsed = kubeconfigSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new TypeError(`Cannot parse kubeconfig "${path}": ${issue.path.join(".")}: ${issue.message}`);
@@ -222,32 +251,37 @@ interface CredentialSource {
   invalidate(): void;
 }
 
+const NO_CREDENTIALS: CredentialSource = {
+  refreshable: false,
+  credentials: () => Promise.resolve({ headers: {} }),
+  invalidate() {},
+};
+
 /** Builds the credential source of a kubeconfig user: client cert, token, token file, basic auth or exec plugin. */
-async function userCredentials(
-  user: User | undefined,
-  rawUser: Record<string, unknown>,
-): Promise<CredentialSource> {
+async function userCredentials(entry: UserEntry | undefined): Promise<CredentialSource> {
+  const user = entry?.user;
+  if (!entry || !user) return NO_CREDENTIALS;
+  const field = `users.${entry.name}.user`;
   const fixed: Record<string, string> = {};
-  if (!user) {
-    return {
-      refreshable: false,
-      credentials: () => Promise.resolve({ headers: {} }),
-      invalidate() {},
-    };
-  }
-  const cert = await pemFrom(user.certData, user.certFile, `users.${user.name}.user.client-certificate`);
-  const key = await pemFrom(user.keyData, user.keyFile, `users.${user.name}.user.client-key`);
-  if (user.impersonateUser) fixed["Impersonate-User"] = user.impersonateUser;
+  const cert = await pemFrom(
+    user["client-certificate-data"],
+    user["client-certificate"],
+    `${field}.client-certificate`,
+  );
+  const key = await pemFrom(user["client-key-data"], user["client-key"], `${field}.client-key`);
+  if (user.as) fixed["Impersonate-User"] = user.as;
   if (user.username) fixed.Authorization = `Basic ${btoa(`${user.username}:${user.password ?? ""}`)}`;
-  if (user.exec || user.authProvider?.name === "exec" || user.authProvider?.config?.exec) {
-    // Loaded only for exec users: the module costs about 12 MiB of RSS in every role.
+  const provider = user["auth-provider"];
+  if (user.exec || provider?.name === "exec" || provider?.config?.exec) {
+    // Loaded only for exec users: client-node's exec plugin runner costs about 12 MiB of RSS.
     const { ExecAuth } = await import("@kubernetes/client-node/dist/exec_auth.js");
+    const execUser = { name: entry.name, exec: user.exec, authProvider: provider } as unknown as ExecUser;
     let execAuth = new ExecAuth();
     return {
       refreshable: true,
       async credentials() {
         const options: { headers: Record<string, string>; cert?: string; key?: string } = { headers: {} };
-        await execAuth.applyAuthentication(user, options);
+        await execAuth.applyAuthentication(execUser, options);
         return {
           headers: { ...fixed, ...options.headers },
           cert: options.cert ?? cert,
@@ -259,14 +293,12 @@ async function userCredentials(
       },
     };
   }
-  if (user.authProvider) {
+  if (provider) {
     throw new TypeError(
-      `Cannot use users.${user.name}.user.auth-provider "${user.authProvider.name}": only exec plugins are supported`,
+      `Cannot use ${field}.auth-provider "${provider.name}": only exec plugins are supported`,
     );
   }
-  const tokenFile = typeof rawUser["token-file"] === "string" && !rawUser.token
-    ? tokenFileReader(rawUser["token-file"])
-    : undefined;
+  const tokenFile = user["token-file"] && !user.token ? tokenFileReader(user["token-file"]) : undefined;
   if (tokenFile) {
     return {
       refreshable: true,
@@ -295,29 +327,25 @@ async function fromKubeconfigFiles(paths: string[], contextName: string | undefi
   const docs = [];
   for (const path of paths) docs.push({ path, doc: await readKubeconfigFile(path) });
   const merged = mergeKubeconfigs(docs);
-  const clusters: Cluster[] = newClusters(merged.clusters);
-  const users: User[] = newUsers(merged.users);
-  const contexts: Context[] = newContexts(merged.contexts);
   const name = contextName || merged["current-context"];
   if (!name) throw new Error(`Cannot choose a context: kubeconfig ${source} has no current-context`);
-  const context = findNamed(contexts, name, "context", source);
-  const cluster = findNamed(clusters, context.cluster, "cluster", source);
-  const user = context.user ? findNamed(users, context.user, "user", source) : undefined;
-  const rawUser = (merged.users.find((u) => u.name === context.user)?.user ?? {}) as Record<string, unknown>;
+  const { context } = findNamed(merged.contexts, name, "context", source);
+  const { cluster } = findNamed(merged.clusters, context.cluster, "cluster", source);
+  const user = context.user ? findNamed(merged.users, context.user, "user", source) : undefined;
   const ca = await pemFrom(
-    cluster.caData,
-    cluster.caFile,
-    `clusters.${cluster.name}.cluster.certificate-authority`,
+    cluster["certificate-authority-data"],
+    cluster["certificate-authority"],
+    `clusters.${context.cluster}.cluster.certificate-authority`,
   );
-  const creds = await userCredentials(user, rawUser);
+  const creds = await userCredentials(user);
   return {
     source,
     context: name,
-    server: cluster.server,
+    server: cluster.server.replace(/\/$/, ""),
     caCerts: ca ? [ca] : [],
-    tlsServerName: cluster.tlsServerName || undefined,
-    insecureSkipTlsVerify: cluster.skipTLSVerify,
-    proxyUrl: cluster.proxyUrl || undefined,
+    tlsServerName: cluster["tls-server-name"] || undefined,
+    insecureSkipTlsVerify: cluster["insecure-skip-tls-verify"] === true,
+    proxyUrl: cluster["proxy-url"] || undefined,
     namespace: context.namespace || "default",
     refreshableCredentials: creds.refreshable,
     credentials: () => creds.credentials(),

@@ -136,3 +136,13 @@ Deno.test("loadKubeAccess() names a missing context", async () => {
 Deno.test("loadKubeAccess() names a missing explicit file", async () => {
   await assert.rejects(() => loadKubeAccess({ kubeconfig: "/nonexistent/kubeconfig" }), /file not found/);
 });
+
+Deno.test("loadKubeAccess() names the invalid field of a kubeconfig", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/config`, kubeconfig({ clusters: [{ name: "c1", cluster: {} }] }));
+    await assert.rejects(
+      () => loadKubeAccess({ kubeconfig: `${dir}/config` }),
+      /Cannot parse kubeconfig ".*": clusters\.0\.cluster\.server: /,
+    );
+  });
+});

@@ -7,13 +7,14 @@
  *
  * Requests share one pooled HTTP/1.1 client (HTTP/2 would multiplex every request onto one TCP connection, so a
  * silently dead connection would stall them all). Each watch gets a dedicated client that is closed with the
- * watch, so aborting a watch always tears its TCP connection down.
+ * watch, so aborting a watch always tears its TCP connection down. The bridge (and `node:tls`, 5 MiB of RSS)
+ * is loaded only when a kubeconfig needs it.
  *
  * @module
  */
 
 import type { KubeAccess, KubeCredentials } from "./kubeconfig.ts";
-import { startTlsBridge, type TlsBridge, type TlsIdentity } from "./tls_bridge.ts";
+import type { TlsBridge, TlsIdentity } from "./tls_bridge.ts";
 
 const POOL_IDLE_TIMEOUT_MS = 30_000;
 
@@ -52,6 +53,7 @@ export class Transport {
       access,
       `http://${url.host}${url.pathname.replace(/\/$/, "")}`,
     );
+    const { startTlsBridge } = await import("./tls_bridge.ts");
     transport.#bridge = await startTlsBridge({
       host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
       port: Number(url.port || 443),

@@ -94,7 +94,10 @@ export interface FleetWatchOptions {
   onNodeChanged: (node: string) => void;
   /** Watch only this node and its state (a per-node process); default every node. */
   node?: string;
-  /** Whether the role reads node status (capacity, allocatable): a status change then counts. @default true */
+  /**
+   * Whether the role reads node status (capacity, allocatable): a status change then counts. Without it the
+   * Nodes are watched as metadata only. @default true
+   */
   readsNodeStatus?: boolean;
 }
 
@@ -126,6 +129,8 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
     name: "nodes",
     path: "/api/v1/nodes",
     fieldSelector: options.node === undefined ? undefined : `metadata.name=${options.node}`,
+    // A role that reads no node status watches metadata only: KWOK's status patches then carry no body.
+    metadataOnly: !(options.readsNodeStatus ?? true),
     signal,
     transform: slimNode,
     onChange: (change) => {

@@ -40,13 +40,15 @@ const OWN_MANAGER_PREFIX = "fakegpu";
 const KEPT_ANNOTATIONS = [KWOK_NODE_ANNOTATION, GPU_FAULTS_ANNOTATION];
 
 /**
- * A Node trimmed to what the roles read: name, labels, the KWOK and fault annotations, fakegpu's own
- * managed-field entries, capacity and allocatable. Keeps a 1000-node fleet cheap to hold in memory.
+ * A Node trimmed to what the roles read: name, labels, the KWOK and fault annotations (and `extraAnnotations`),
+ * fakegpu's own managed-field entries, capacity and allocatable. Keeps a 1000-node fleet cheap to hold in memory.
  */
-export function slimNode(node: NodeObject): NodeObject {
+export function slimNode(node: NodeObject, extraAnnotations: readonly string[] = []): NodeObject {
   const meta = node.metadata ?? {};
   const annotations = Object.fromEntries(
-    KEPT_ANNOTATIONS.filter((k) => meta.annotations?.[k] !== undefined).map((k) => [k, meta.annotations![k]]),
+    [...KEPT_ANNOTATIONS, ...extraAnnotations].filter((k) => meta.annotations?.[k] !== undefined).map((
+      k,
+    ) => [k, meta.annotations![k]]),
   );
   const managed = (meta.managedFields ?? []).filter((entry) =>
     String((entry as { manager?: string }).manager ?? "").startsWith(OWN_MANAGER_PREFIX)
@@ -99,6 +101,8 @@ export interface FleetWatchOptions {
    * Nodes are watched as metadata only. @default true
    */
   readsNodeStatus?: boolean;
+  /** Node annotations the role reads besides the KWOK and fault ones; a change of them counts. */
+  nodeAnnotations?: readonly string[];
 }
 
 /** The live fleet view. */
@@ -132,7 +136,7 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
     // A role that reads no node status watches metadata only: KWOK's status patches then carry no body.
     metadataOnly: !(options.readsNodeStatus ?? true),
     signal,
-    transform: slimNode,
+    transform: (node) => slimNode(node, options.nodeAnnotations),
     onChange: (change) => {
       if (change.type === "synced") return;
       const { previous, object } = change.type === "upsert" ? change : {};

@@ -41,6 +41,8 @@ Deno.test("slimNode() keeps what the roles read and drops the rest", () => {
   assert.equal(isKwokNode(slim), true);
   assert.deepEqual([...ownedMapKeys(slim, "fakegpu", ["metadata", "labels"])], ["nvidia.com/gpu.count"]);
   assert.equal(slim.metadata?.managedFields?.length, 1);
+  const extra = ["kubectl.kubernetes.io/last-applied-configuration", "hami.io/node-handshake"];
+  assert.deepEqual(slimNode(node, extra).metadata?.annotations, node.metadata.annotations);
 });
 
 Deno.test("isKwokNode() needs the annotation value fake", () => {

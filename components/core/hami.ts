@@ -132,16 +132,20 @@ export function handshakeReply(current: string | undefined, now: Date): string |
 }
 
 /**
- * The node annotations fakegpu must write as HAMi's plugin: the register annotation when it differs from the
- * node's, and the handshake answer when one is due; undefined when the node is current.
+ * The node annotations fakegpu must write as HAMi's plugin (a JSON merge patch of them): the register annotation
+ * when it differs from the node's and the handshake answer when one is due; without a register (the pool no
+ * longer shares through HAMi) the node's register annotation is removed (`null`) and the handshake left alone.
+ * Undefined when the node is current.
  */
 export function hamiNodeAnnotations(
   annotations: Readonly<Record<string, string>> | undefined,
-  register: string,
+  register: string | undefined,
   now: Date,
-): Record<string, string> | undefined {
+): Record<string, string | null> | undefined {
+  const current = annotations?.[HAMI_REGISTER_ANNOTATION];
+  if (register === undefined) return current === undefined ? undefined : { [HAMI_REGISTER_ANNOTATION]: null };
   const patch: Record<string, string> = {};
-  if (annotations?.[HAMI_REGISTER_ANNOTATION] !== register) patch[HAMI_REGISTER_ANNOTATION] = register;
+  if (current !== register) patch[HAMI_REGISTER_ANNOTATION] = register;
   const reply = handshakeReply(annotations?.[HAMI_HANDSHAKE_ANNOTATION], now);
   if (reply) patch[HAMI_HANDSHAKE_ANNOTATION] = reply;
   return Object.keys(patch).length > 0 ? patch : undefined;

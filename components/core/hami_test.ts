@@ -78,7 +78,7 @@ Deno.test("formatRegister() writes HAMi's JSON with omitempty semantics, or the 
   );
 });
 
-Deno.test("hamiNodeAnnotations() writes the register when it changed and answers a handshake request", () => {
+Deno.test("hamiNodeAnnotations() writes the register when it changed, answers a handshake request, removes a stale register", () => {
   assert.equal(formatHandshakeTime(NOW), "2026-12-03 21:30:05");
   assert.equal(handshakeReply("Requesting_2026-12-03 21:29:00", NOW), "Reported 2026-12-03 21:30:05");
   assert.equal(handshakeReply("Deleted_2026-12-03 21:29:00", NOW), "Reported 2026-12-03 21:30:05");
@@ -93,6 +93,11 @@ Deno.test("hamiNodeAnnotations() writes the register when it changed and answers
   };
   assert.equal(hamiNodeAnnotations(current, "[]", NOW), undefined);
   assert.deepEqual(hamiNodeAnnotations(current, "[{}]", NOW), { [HAMI_REGISTER_ANNOTATION]: "[{}]" });
+  assert.deepEqual(hamiNodeAnnotations(current, undefined, NOW), { [HAMI_REGISTER_ANNOTATION]: null });
+  assert.equal(
+    hamiNodeAnnotations({ [HAMI_HANDSHAKE_ANNOTATION]: "Requesting_x" }, undefined, NOW),
+    undefined,
+  );
   assert.deepEqual(
     hamiNodeAnnotations(
       { ...current, [HAMI_HANDSHAKE_ANNOTATION]: "Requesting_2026-12-03 21:30:00" },

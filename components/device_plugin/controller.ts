@@ -11,6 +11,7 @@ import { WorkQueue } from "../core/work_queue.ts";
 import type { KubeClient, KubeObject } from "../core/kube/client.ts";
 import { RecentWrites } from "../core/recent_writes.ts";
 import { type Advertisement, advertisementNeedsWrite, desiredResources } from "./reconcile.ts";
+import { HAMI_NODE_ANNOTATIONS, hamiSharingOf, startHamiBinder } from "./hami_binder.ts";
 
 /** Field manager of the node status writes. */
 export const DEVICE_PLUGIN_MANAGER = "fakegpu-device-plugin";
@@ -44,7 +45,9 @@ export async function runKwokDevicePlugin(
     signal,
     component: "device-plugin",
     onNodeChanged: (name) => queue.add(name),
+    nodeAnnotations: HAMI_NODE_ANNOTATIONS,
   });
+  const hami = startHamiBinder(client, { fleet, workers: options.workers, signal });
   await fleet.ready;
   log.info("device-plugin synced", { nodes: fleet.nodeNames().length });
   await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
@@ -53,12 +56,16 @@ export async function runKwokDevicePlugin(
     const node = fleet.node(name);
     if (!node) return;
     const poolKey = fleet.topology().nodePoolLabelKey;
+    const state = fleet.state(name)?.state;
+    const sharing = hamiSharingOf(node, fleet.topology());
     const desired = desiredResources({
       kwok: isKwokNode(node),
       inPool: node.metadata?.labels?.[poolKey] !== undefined,
-      state: fleet.state(name)?.state,
+      state,
+      hamiSplitCount: sharing?.splitCount,
     });
     if (!desired) return;
+    if (state && isKwokNode(node)) await hami.syncNode(node, state, sharing);
     const pending = writes.pending(name, node.metadata?.resourceVersion);
     const needsWrite = pending
       ? advertisementNeedsWrite(pending, new Set(Object.keys(pending.capacity)), desired)

@@ -20,6 +20,8 @@ export interface AdvertisementInput {
   inPool: boolean;
   /** The node's state, if status-updater has written it. */
   state?: NodeGpuState;
+  /** HAMi's split count when the node's pool shares its GPUs through HAMi: each GPU counts this many. */
+  hamiSplitCount?: number;
 }
 
 /** What a KWOK node's status should advertise. */
@@ -40,7 +42,7 @@ export function desiredResources(input: AdvertisementInput): Advertisement | und
     const allocatable: Record<string, string> = {};
     // A DRA-only pool offers its GPUs as ResourceSlices (dra-plugin) instead.
     if (input.state.gpuOffer !== "dra") {
-      const replicas = input.state.replicas ?? 1;
+      const replicas = input.hamiSplitCount ?? input.state.replicas ?? 1;
       const whole = input.state.devices.filter((d) => !d.mig?.length);
       capacity[GPU_RESOURCE] = String(whole.length * replicas);
       allocatable[GPU_RESOURCE] = String(whole.filter((d) => isGpuHealthy(d.faults)).length * replicas);

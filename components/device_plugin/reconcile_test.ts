@@ -32,6 +32,17 @@ Deno.test("desiredResources() advertises the state's GPUs and other resources on
   );
 });
 
+Deno.test("desiredResources() counts each GPU of a HAMi pool split count times, healthy ones in allocatable", () => {
+  const faulty = {
+    ...state,
+    devices: state.devices.map((d) => d.index === 3 ? { ...d, faults: { xid: 79 } } : d),
+  };
+  assert.deepEqual(desiredResources({ kwok: true, inPool: true, state: faulty, hamiSplitCount: 10 }), {
+    capacity: { "nvidia.com/gpu": "80", "rdma/hca": "2" },
+    allocatable: { "nvidia.com/gpu": "70", "rdma/hca": "2" },
+  });
+});
+
 Deno.test("desiredResources() keeps unhealthy GPUs in capacity but not in allocatable", () => {
   const faulty = {
     ...state,

@@ -45,11 +45,8 @@ const KEPT_ANNOTATIONS = [KWOK_NODE_ANNOTATION, GPU_FAULTS_ANNOTATION];
  */
 export function slimNode(node: NodeObject, extraAnnotations: readonly string[] = []): NodeObject {
   const meta = node.metadata ?? {};
-  const annotations = Object.fromEntries(
-    [...KEPT_ANNOTATIONS, ...extraAnnotations].filter((k) => meta.annotations?.[k] !== undefined).map((
-      k,
-    ) => [k, meta.annotations![k]]),
-  );
+  const kept = [...KEPT_ANNOTATIONS, ...extraAnnotations].filter((k) => meta.annotations?.[k] !== undefined);
+  const annotations = Object.fromEntries(kept.map((k) => [k, meta.annotations![k]]));
   const managed = (meta.managedFields ?? []).filter((entry) =>
     String((entry as { manager?: string }).manager ?? "").startsWith(OWN_MANAGER_PREFIX)
   );

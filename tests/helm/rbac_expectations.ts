@@ -41,9 +41,16 @@ export const EXPECTED_PERMISSIONS: Record<string, RolePermissions> = {
       "events: create",
       "leases.coordination.k8s.io [fakegpu-device-plugin]: get, update",
       "nodes/status: patch",
-      "nodes: list, watch",
+      "nodes: get, list, patch, watch",
+      "pods: list, patch, watch",
     ],
-    elsewhere: ["nodes/status: patch", "nodes: list, watch"],
+    // HAMi pools: node annotations (register, handshake, lock release) and the pods' bind annotations.
+    elsewhere: [
+      "events: create",
+      "nodes/status: patch",
+      "nodes: get, list, patch, watch",
+      "pods: list, patch, watch",
+    ],
   },
   "dcgm-exporter": {
     inNamespace: ["configmaps: list, watch"],

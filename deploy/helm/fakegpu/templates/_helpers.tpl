@@ -39,11 +39,12 @@ list the same.
   enabledByDefault: true
   leaderElect: true
   clusterRules:
-    - {apiGroups: [""], resources: [nodes], verbs: [list, watch]}
+    - {apiGroups: [""], resources: [nodes], verbs: [get, list, watch, patch]}
     - {apiGroups: [""], resources: [nodes/status], verbs: [patch]}
+    - {apiGroups: [""], resources: [pods], verbs: [list, watch, patch]}
+    - {apiGroups: [""], resources: [events], verbs: [create]}
   namespaceRules:
     - {apiGroups: [""], resources: [configmaps], verbs: [list, watch]}
-    - {apiGroups: [""], resources: [events], verbs: [create]}
 - key: dcgmExporter
   name: dcgm-exporter
   workload: nvidia-dcgm-exporter

@@ -20,12 +20,15 @@ export async function* jsonLines(body: ReadableStream<Uint8Array>): AsyncGenerat
       const { value, done } = await reader.read();
       if (done) break;
       pending += decoder.decode(value, { stream: true });
-      let newline: number;
-      while ((newline = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, newline).trim();
-        pending = pending.slice(newline + 1);
+      // One scan per chunk: a chunk often holds many events, and re-slicing the rest after each one is
+      // quadratic in the chunk size.
+      let start = 0;
+      for (let newline = pending.indexOf("\n"); newline >= 0; newline = pending.indexOf("\n", start)) {
+        const line = pending.slice(start, newline).trim();
+        start = newline + 1;
         if (line) yield line;
       }
+      pending = pending.slice(start);
     }
     const rest = (pending + decoder.decode()).trim();
     if (rest) yield rest;

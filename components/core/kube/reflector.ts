@@ -92,8 +92,9 @@ export function objectKey(object: KubeObject): string {
 
 /**
  * Whether two versions of an object (as a reflector's `transform` trimmed them) differ only in
- * `metadata.resourceVersion` and the top-level fields in `ignore`: an update a handler can skip. Compared as
- * JSON: the API server writes map keys sorted and a transform keeps their order.
+ * `metadata.resourceVersion` and the top-level fields in `ignore`: an update a handler can skip. Compared
+ * as JSON values (a key whose value is `undefined` counts as absent), walking both objects without encoding
+ * them: this runs for every watch event.
  *
  * @param a One version.
  * @param b The other version.
@@ -101,13 +102,39 @@ export function objectKey(object: KubeObject): string {
  * @returns Whether nothing else differs.
  */
 export function sameApartFromVersion(a: KubeObject, b: KubeObject, ignore: string[] = []): boolean {
-  const comparable = (o: KubeObject) => {
-    const { metadata, ...rest } = o;
-    for (const field of ignore) delete rest[field];
-    const { resourceVersion: _, ...meta } = metadata ?? {};
-    return JSON.stringify([meta, rest]);
-  };
-  return comparable(a) === comparable(b);
+  return sameFields(a.metadata ?? {}, b.metadata ?? {}, VERSION_FIELD) &&
+    sameFields(a, b, new Set(["metadata", ...ignore]));
+}
+
+const VERSION_FIELD: ReadonlySet<string> = new Set(["resourceVersion"]);
+
+/** Whether two JSON values are equal; `undefined` object members count as absent. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => sameJson(item, b[i]));
+  }
+  return sameFields(a as Record<string, unknown>, b as Record<string, unknown>);
+}
+
+/** Whether two objects have the same members apart from the keys in `skip`. */
+function sameFields(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+  skip?: ReadonlySet<string>,
+): boolean {
+  let members = 0;
+  for (const key in a) {
+    if (a[key] === undefined || skip?.has(key)) continue;
+    if (!sameJson(a[key], b[key])) return false;
+    members++;
+  }
+  for (const key in b) {
+    if (b[key] !== undefined && !skip?.has(key)) members--;
+  }
+  return members === 0;
 }
 
 /**

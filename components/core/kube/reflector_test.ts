@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import type { KubeClient, KubeObject, ListResult, WatchEvent, WatchOptions } from "./client.ts";
-import { diffRelist, objectKey, type ReflectorChange, startReflector } from "./reflector.ts";
+import {
+  diffRelist,
+  objectKey,
+  type ReflectorChange,
+  sameApartFromVersion,
+  startReflector,
+} from "./reflector.ts";
 
 function obj(name: string, resourceVersion: string, namespace?: string): KubeObject {
   return { metadata: { name, namespace, resourceVersion } };
@@ -196,3 +202,20 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+Deno.test("sameApartFromVersion() ignores the version, absent members and key order, and sees nested changes", () => {
+  const a = {
+    metadata: { name: "n", resourceVersion: "1", labels: { x: "1", y: "2" } },
+    spec: { list: [1, { z: 2 }] },
+  };
+  const reordered = {
+    spec: { list: [1, { z: 2 }], gone: undefined },
+    metadata: { labels: { y: "2", x: "1" }, resourceVersion: "2", name: "n" },
+  };
+  assert.equal(sameApartFromVersion(a, reordered), true);
+  assert.equal(sameApartFromVersion(a, { ...a, spec: { list: [1, { z: 3 }] } }), false);
+  assert.equal(sameApartFromVersion(a, { ...a, spec: { list: [1] } }), false);
+  assert.equal(sameApartFromVersion(a, { ...a, metadata: { ...a.metadata, labels: { x: "1" } } }), false);
+  assert.equal(sameApartFromVersion(a, { ...a, status: { phase: "Ready" } }), false);
+  assert.equal(sameApartFromVersion(a, { ...a, status: { phase: "Ready" } }, ["status"]), true);
+});

@@ -39,6 +39,24 @@ export function kubeletAllocatedGpus(
   return result;
 }
 
+/**
+ * A pod's use of one GPU decided outside fakegpu's own choice: a ResourceClaim's allocation, the kubelet's (real
+ * nodes), time-slicing, or a sharing scheduler's (HAMi, KAI fractions) with the memory and share it granted.
+ */
+export interface GpuUse {
+  /** UID of the pod. */
+  podUid: string;
+  /** Framebuffer the scheduler granted the pod on this GPU, MiB. */
+  memoryMiB?: number;
+  /** Part of the GPU granted (0 < share ≤ 1); absent for no limit. */
+  share?: number;
+}
+
+/** Uses without limits for a GPU index → pod UIDs map. */
+export function plainUses(byIndex: ReadonlyMap<number, readonly string[]>): Map<number, GpuUse[]> {
+  return new Map([...byIndex].map(([index, uids]) => [index, uids.map((podUid) => ({ podUid }))]));
+}
+
 /** The parts of a container that GPU assignment reads. */
 export interface ContainerLike {
   /** Container name. */
@@ -244,7 +262,7 @@ export function assignGpus(
 
   const held = new Map<string, number[]>();
   const owner: (string | undefined)[] = devices.map((d) => {
-    const uid = d.holder?.podUid;
+    const uid = d.holders?.[0]?.podUid;
     const entry = uid === undefined ? undefined : byUid.get(uid);
     if (!entry || (held.get(uid!)?.length ?? 0) >= entry.demand.total) return undefined;
     held.set(uid!, [...(held.get(uid!) ?? []), d.index]);
@@ -266,14 +284,14 @@ export function assignGpus(
     held.set(uid, [...mine, ...free.slice(0, missing).map((i) => devices[i].index)]);
   }
 
-  const holders = new Map<number, GpuHolder>();
+  const holderOf = new Map<number, GpuHolder>();
   for (const [uid, indexes] of held) {
     const { pod, demand } = byUid.get(uid)!;
     const sorted = [...indexes].sort((a, b) => a - b);
     const containers = containerForEachGpu(demand, sorted.length);
     const utilization = options.utilizationOf?.(pod);
     sorted.forEach((index, n) => {
-      holders.set(index, {
+      holderOf.set(index, {
         namespace: pod.metadata?.namespace ?? "",
         pod: pod.metadata?.name ?? "",
         podUid: uid,
@@ -283,9 +301,9 @@ export function assignGpus(
     });
   }
   const result = devices.map((d) => {
-    const { holder: _old, ...identity } = d;
-    const holder = holders.get(d.index);
-    return holder ? { ...identity, holder } : identity;
+    const { holders: _old, ...identity } = d;
+    const holder = holderOf.get(d.index);
+    return holder ? { ...identity, holders: [holder] } : identity;
   });
   return { devices: result, unsatisfied };
 }
@@ -309,8 +327,7 @@ export function sharedGpus(
   const activeUids = new Set(active.map((p) => p.uid));
   const users = Array.from({ length: gpuCount }, (_, i) => {
     const d = previous.find((p) => p.index === i);
-    const before = d?.holder ? [d.holder.podUid, ...(d.sharedWith ?? []).map((s) => s.podUid)] : [];
-    return before.filter((uid) => activeUids.has(uid));
+    return (d?.holders ?? []).map((h) => h.podUid).filter((uid) => activeUids.has(uid));
   });
   const placed = new Set(users.flat());
   const byAge = pods.filter((p) => activeUids.has(p.metadata?.uid ?? "")).sort(creationOrder);

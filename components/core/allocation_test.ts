@@ -81,22 +81,22 @@ Deno.test("assignGpus() gives the oldest pod the lowest free indexes", () => {
     pod("young", [1], {}, "2026-01-02T00:00:00Z"),
     pod("old", [2], {}, "2026-01-01T00:00:00Z"),
   ]);
-  assert.deepEqual(out.map((d) => d.holder?.pod), ["old", "old", "young", undefined]);
+  assert.deepEqual(out.map((d) => d.holders?.[0].pod), ["old", "old", "young", undefined]);
   assert.deepEqual(unsatisfied, []);
 });
 
 Deno.test("assignGpus() keeps existing assignments and frees GPUs of pods that are gone", () => {
   const start = devices(4);
-  start[3].holder = { namespace: "default", pod: "kept", podUid: "uid-kept", container: "c0" };
-  start[0].holder = { namespace: "default", pod: "gone", podUid: "uid-gone", container: "c0" };
+  start[3].holders = [{ namespace: "default", pod: "kept", podUid: "uid-kept", container: "c0" }];
+  start[0].holders = [{ namespace: "default", pod: "gone", podUid: "uid-gone", container: "c0" }];
   const { devices: out } = assignGpus(start, [pod("kept", [1]), pod("new", [1])]);
-  assert.deepEqual(out.map((d) => d.holder?.pod), ["new", undefined, undefined, "kept"]);
+  assert.deepEqual(out.map((d) => d.holders?.[0].pod), ["new", undefined, undefined, "kept"]);
 });
 
 Deno.test("assignGpus() frees the GPUs of finished pods", () => {
   const start = assignGpus(devices(2), [pod("job", [2])]).devices;
   const done = { ...pod("job", [2]), status: { phase: "Succeeded" } };
-  assert.deepEqual(assignGpus(start, [done]).devices.map((d) => d.holder), [undefined, undefined]);
+  assert.deepEqual(assignGpus(start, [done]).devices.map((d) => d.holders), [undefined, undefined]);
 });
 
 Deno.test("assignGpus() is stable: running it again on its own output changes nothing", () => {
@@ -110,7 +110,7 @@ Deno.test("assignGpus() reports a pod that does not fit and assigns it nothing",
     pod("a", [1]),
     pod("big", [2], {}, "2026-02-01T00:00:00Z"),
   ]);
-  assert.deepEqual(out.map((d) => d.holder?.pod), ["a", undefined]);
+  assert.deepEqual(out.map((d) => d.holders?.[0].pod), ["a", undefined]);
   assert.deepEqual(unsatisfied, [{ pod: "default/big", needed: 2, held: 0 }]);
 });
 
@@ -118,13 +118,13 @@ Deno.test("assignGpus() records the utilization the caller derives for a pod", (
   const { devices: out } = assignGpus(devices(1), [pod("a", [1])], {
     utilizationOf: () => ({ min: 10, max: 30 }),
   });
-  assert.deepEqual(out[0].holder?.utilization, { min: 10, max: 30 });
+  assert.deepEqual(out[0].holders?.[0].utilization, { min: 10, max: 30 });
 });
 
 Deno.test("assignGpus() ignores pods not bound to a node", () => {
   const unbound = { ...pod("u", [1]), spec: { containers: pod("u", [1]).spec!.containers } };
   const { devices: out } = assignGpus(devices(1), [unbound]);
-  assert.equal(out[0].holder, undefined);
+  assert.equal(out[0].holders, undefined);
 });
 
 Deno.test("slimPod() keeps what assignment reads and drops the rest", () => {

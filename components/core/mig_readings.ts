@@ -20,6 +20,6 @@ export function migInstanceModel(model: GpuModel, instance: NodeMigDevice): GpuM
 
 /** The parent GPU as the instance: its identity and faults, the instance's UUID and holder. */
 export function migInstanceDevice(parent: NodeGpuDevice, instance: NodeMigDevice): NodeGpuDevice {
-  const { holder: _whole, ...identity } = parent;
-  return { ...identity, uuid: instance.uuid, ...(instance.holder ? { holder: instance.holder } : {}) };
+  const { holders: _whole, loadSince: _load, ...identity } = parent;
+  return { ...identity, uuid: instance.uuid, ...(instance.holder ? { holders: [instance.holder] } : {}) };
 }

@@ -38,6 +38,7 @@ const holderSchema = z.object({
   container: z.string().min(1),
   utilization: utilizationSchema.optional(),
   memoryUsedMiB: z.number().int().min(0).optional(),
+  share: z.number().gt(0).max(1).optional(),
   since: z.iso.datetime().optional(),
 });
 
@@ -50,22 +51,33 @@ const migDeviceSchema = z.object({
   holder: holderSchema.optional(),
 });
 
-const deviceSchema = z.object({
-  index: z.number().int().min(0),
-  uuid: z.string().regex(/^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
-  pciBusId: z.string().regex(/^[0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.0$/),
-  serial: z.string().regex(/^[0-9]{13}$/),
-  holder: holderSchema.optional(),
-  sharedWith: z.array(z.object({
-    namespace: z.string().min(1),
-    pod: z.string().min(1),
-    podUid: z.string().min(1),
-  })).optional(),
-  faults: gpuFaultSchema.optional(),
-  faultsSince: z.iso.datetime().optional(),
-  busyEnergyJ: z.number().min(0).optional(),
-  mig: z.array(migDeviceSchema).optional(),
-});
+/**
+ * States written before several holders per GPU were modelled carry `holder` and `sharedWith` (the claim's other
+ * pods); read them as `holders` so an upgrade keeps every assignment.
+ */
+function upgradeHolders(raw: unknown): unknown {
+  if (typeof raw !== "object" || raw === null || !("holder" in raw)) return raw;
+  const { holder, sharedWith, ...rest } = raw as { holder?: Record<string, unknown>; sharedWith?: unknown };
+  if (!holder) return rest;
+  const others = Array.isArray(sharedWith) ? sharedWith : [];
+  return { ...rest, holders: [holder, ...others.map((o) => ({ ...o, container: holder.container }))] };
+}
+
+const deviceSchema = z.preprocess(
+  upgradeHolders,
+  z.object({
+    index: z.number().int().min(0),
+    uuid: z.string().regex(/^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+    pciBusId: z.string().regex(/^[0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.0$/),
+    serial: z.string().regex(/^[0-9]{13}$/),
+    holders: z.array(holderSchema).min(1).optional(),
+    loadSince: z.iso.datetime().optional(),
+    faults: gpuFaultSchema.optional(),
+    faultsSince: z.iso.datetime().optional(),
+    busyEnergyJ: z.number().min(0).optional(),
+    mig: z.array(migDeviceSchema).optional(),
+  }),
+);
 
 const stateSchema = z.object({
   node: z.string().min(1),
@@ -107,22 +119,34 @@ export interface GpuHolder {
   utilization?: UtilizationRange;
   /** Simulated framebuffer use in MiB, from the pod's memory annotation when it has a valid one. */
   memoryUsedMiB?: number;
+  /**
+   * The part of the GPU the pod was granted when it shares the GPU by fractions (KAI's `gpu-fraction`, HAMi's
+   * cores), 0 < share ≤ 1; absent for a whole GPU or a time-sliced one (no limit). Scales the pod's load.
+   */
+  share?: number;
   /** When the pod got the GPU (RFC 3339); the simulated energy counter integrates from here. */
   since?: string;
 }
 
 /** A MIG device of a GPU with the pod that holds it, if any. */
 export interface NodeMigDevice extends MigDevice {
-  /** The holder; absent when the MIG device is free. */
+  /** The holder; absent when the MIG device is free (a MIG device is a partition held by one pod). */
   holder?: GpuHolder;
 }
 
-/** One GPU of a node with the pod that holds it, if any. */
+/** One GPU of a node with the pods that hold it, if any. */
 export interface NodeGpuDevice extends GpuDevice {
-  /** The holder; absent when the GPU is free. */
-  holder?: GpuHolder;
-  /** Further pods using the GPU through the holder's ResourceClaim (a claim shared by several pods). */
-  sharedWith?: Pick<GpuHolder, "namespace" | "pod" | "podUid">[];
+  /**
+   * The pods using the GPU, first come first; absent when the GPU is free. One pod holds a GPU whole; several
+   * share it through time-slicing replicas, a shared ResourceClaim, KAI fractions or HAMi, each with its own
+   * memory use and share.
+   */
+  holders?: GpuHolder[];
+  /**
+   * When the holders' combined load last changed by a holder leaving while others stayed (RFC 3339); the energy
+   * counter integrates the current load from the latest of this and the holders' `since`.
+   */
+  loadSince?: string;
   /** Simulated faults from the node's `fakegpu.io/gpu-faults` annotation. */
   faults?: GpuFault;
   /** When the current faults were switched on (RFC 3339); throttling counters count from here. */

@@ -1,17 +1,17 @@
 /**
  * Simulated GPU telemetry: every value a monitoring tool reads from a GPU (utilization, clocks, power,
  * temperatures, energy, framebuffer, errors, profiling ratios) as a pure function of the GPU's identity,
- * its model, its holder, its faults and the time. Two exporter replicas, two scrapes at the same instant
+ * its model, its holders, its faults and the time. Two exporter replicas, two scrapes at the same instant
  * and nvidia-smi therefore agree without talking to each other.
  *
- * The activity of a held GPU moves smoothly inside the holder's utilization range along two sine waves
+ * The activity of a held GPU moves smoothly inside its holders' combined utilization range along two sine waves
  * whose phases come from the GPU's UUID; everything else follows from that activity inside the model's
  * idle/load envelope. The energy counter is the closed-form integral of the power.
  *
  * @module
  */
 import type { GpuModel } from "./model.ts";
-import type { GpuHolder, NodeGpuDevice } from "./node_state.ts";
+import type { GpuHolder, NodeGpuDevice, UtilizationRange } from "./node_state.ts";
 import { isGpuHealthy } from "./gpu_faults.ts";
 
 /** Utilization (percent) of a held GPU whose pod names none, as fake-gpu-operator does. */
@@ -113,16 +113,27 @@ function signalDeviationIntegral(uuid: string, a: number, b: number): number {
   return sum;
 }
 
-/** The utilization range of a holder (its annotation, else the default). */
-function rangeOf(holder: GpuHolder): { min: number; max: number } {
-  return holder.utilization ?? DEFAULT_HELD_UTILIZATION;
+/**
+ * The utilization range (percent) a GPU's holders make together: each holder's range (its annotation, else the
+ * default) scaled by its share, added up and capped at 100. Undefined for a free GPU.
+ */
+export function loadRange(holders: readonly GpuHolder[] | undefined): UtilizationRange | undefined {
+  if (!holders?.length) return undefined;
+  let min = 0;
+  let max = 0;
+  for (const holder of holders) {
+    const range = holder.utilization ?? DEFAULT_HELD_UTILIZATION;
+    min += range.min * (holder.share ?? 1);
+    max += range.max * (holder.share ?? 1);
+  }
+  return { min: Math.min(100, min), max: Math.min(100, max) };
 }
 
-/** Utilization (percent, not rounded) of a GPU at time `t`: inside the holder's range, 0 when free. */
-export function utilizationAt(uuid: string, holder: GpuHolder | undefined, t: number): number {
-  if (!holder) return 0;
-  const { min, max } = rangeOf(holder);
-  return min + (max - min) * activitySignal(uuid, t);
+/** Utilization (percent, not rounded) of a GPU at time `t`: inside its holders' load range, 0 when free. */
+export function utilizationAt(uuid: string, holders: readonly GpuHolder[] | undefined, t: number): number {
+  const range = loadRange(holders);
+  if (!range) return 0;
+  return range.min + (range.max - range.min) * activitySignal(uuid, t);
 }
 
 /** Seconds since the epoch of an RFC 3339 time, or `fallback` when absent or invalid. */
@@ -132,14 +143,35 @@ function epochSeconds(time: string | undefined, fallback: number): number {
 }
 
 /**
- * Energy in joules a holder made the GPU draw above idle between its `since` and time `t`: the integral
- * of `(loadW − idleW) × utilization / 100`.
+ * Energy in joules the current holders of a GPU made it draw above idle since their load began (the latest of
+ * their `since` and the device's `loadSince`) until time `t`: the integral of
+ * `(loadW − idleW) × utilization / 100`. 0 for a free GPU.
  */
-export function holderBusyEnergyJ(model: GpuModel, uuid: string, holder: GpuHolder, t: number): number {
-  const since = Math.min(epochSeconds(holder.since, t), t);
-  const { min, max } = rangeOf(holder);
-  const utilSeconds = ((min + max) / 2) * (t - since) + (max - min) * signalDeviationIntegral(uuid, since, t);
+export function loadBusyEnergyJ(
+  model: GpuModel,
+  device: Pick<NodeGpuDevice, "uuid" | "holders" | "loadSince">,
+  t: number,
+): number {
+  const range = loadRange(device.holders);
+  if (!range) return 0;
+  const starts = [device.loadSince, ...device.holders!.map((h) => h.since)];
+  const latest = Math.max(...starts.map((s) => epochSeconds(s, -Infinity)));
+  const since = latest === -Infinity ? t : Math.min(latest, t);
+  const { min, max } = range;
+  const utilSeconds = ((min + max) / 2) * (t - since) +
+    (max - min) * signalDeviationIntegral(device.uuid, since, t);
   return ((model.power.loadW - model.power.idleW) * utilSeconds) / 100;
+}
+
+/**
+ * Framebuffer each holder of a GPU uses, MiB, in holder order: its recorded use, else its share (an equal part
+ * when it has none) of the default held use.
+ */
+export function holderMemoryMiB(model: GpuModel, holders: readonly GpuHolder[] | undefined): number[] {
+  const usable = model.memoryMiB - reservedMiB(model);
+  return (holders ?? []).map((h) =>
+    h.memoryUsedMiB ?? Math.round(usable * DEFAULT_HELD_MEMORY_SHARE * (h.share ?? 1 / holders!.length))
+  );
 }
 
 /** Framebuffer the driver reserves on a GPU of this model, MiB. */
@@ -163,15 +195,16 @@ function remapsRows(model: GpuModel): boolean {
 export function gpuReadings(model: GpuModel, device: NodeGpuDevice, t: number): GpuReadings | undefined {
   const fault = device.faults ?? {};
   if (fault.fallenOffBus) return undefined;
-  const { holder, uuid } = device;
-  const util = utilizationAt(uuid, holder, t);
+  const { holders, uuid } = device;
+  const held = (holders?.length ?? 0) > 0;
+  const util = utilizationAt(uuid, holders, t);
   const load = util / 100;
   const signal = activitySignal(uuid, t);
   const { power, temperature, clocks } = model;
 
   const jitterW = power.idleW * 0.03;
   const powerW = power.idleW + (power.loadW - power.idleW) * load + jitterW * (signal - 0.5);
-  const busyJ = (device.busyEnergyJ ?? 0) + (holder ? holderBusyEnergyJ(model, uuid, holder, t) : 0);
+  const busyJ = (device.busyEnergyJ ?? 0) + loadBusyEnergyJ(model, device, t);
   const energyJ = power.idleW * (t - SIMULATED_BOOT_EPOCH_S) +
     jitterW * signalDeviationIntegral(uuid, SIMULATED_BOOT_EPOCH_S, t) + busyJ;
 
@@ -184,7 +217,7 @@ export function gpuReadings(model: GpuModel, device: NodeGpuDevice, t: number): 
   const total = model.memoryMiB;
   const reserved = reservedMiB(model);
   const usable = total - reserved;
-  const heldUse = holder ? holder.memoryUsedMiB ?? Math.round(usable * DEFAULT_HELD_MEMORY_SHARE) : 0;
+  const heldUse = holderMemoryMiB(model, holders).reduce((sum, mib) => sum + mib, 0);
   const used = clamp(
     fault.memoryUsedPercent === undefined ? heldUse : Math.round((usable * fault.memoryUsedPercent) / 100),
     0,
@@ -192,7 +225,7 @@ export function gpuReadings(model: GpuModel, device: NodeGpuDevice, t: number): 
   );
 
   const smActive = load * 0.92;
-  const dramActive = clamp(load * 0.45 + (holder ? 0.05 * signal : 0), 0, 1);
+  const dramActive = clamp(load * 0.45 + (held ? 0.05 * signal : 0), 0, 1);
   const correctable = fault.eccErrors?.correctable ?? 0;
   const uncorrectable = fault.eccErrors?.uncorrectable ?? 0;
   const rows = remapsRows(model);
@@ -219,7 +252,7 @@ export function gpuReadings(model: GpuModel, device: NodeGpuDevice, t: number): 
       : { correctable: 0, uncorrectable: 0, failed: false },
     nvlinkBandwidthTotal: model.formFactor === "sxm" ? Math.floor(busyJ * 1e6) : undefined,
     violationNs: { thermal: throttled ? Math.floor(faultSeconds * 1e9) : 0 },
-    clockEventReasons: (holder ? 0 : CLOCK_EVENT.gpuIdle) |
+    clockEventReasons: (held ? 0 : CLOCK_EVENT.gpuIdle) |
       (throttled ? CLOCK_EVENT.swThermal | CLOCK_EVENT.hwThermal : 0),
     prof: {
       grEngineActive: load,

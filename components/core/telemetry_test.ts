@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { findGpuModel, GPU_CATALOGUE } from "./catalogue.ts";
 import { gpuDevices } from "./identity.ts";
 import type { GpuHolder, NodeGpuDevice } from "./node_state.ts";
-import { gpuReadings, holderBusyEnergyJ, utilizationAt } from "./telemetry.ts";
+import { gpuReadings, loadBusyEnergyJ, utilizationAt } from "./telemetry.ts";
 
 const h100 = findGpuModel("h100")!;
 const [device] = gpuDevices("kwok-h100-0", h100, 1);
@@ -34,7 +34,7 @@ Deno.test("gpuReadings() of an idle GPU sit at the model's idle values", () => {
 });
 
 Deno.test("gpuReadings() of a held GPU move inside the holder's range and the model's envelope", () => {
-  const held: NodeGpuDevice = { ...device, holder };
+  const held: NodeGpuDevice = { ...device, holders: [holder] };
   const seen = new Set<number>();
   for (let t = T0; t < T0 + 900; t += 7) {
     const r = gpuReadings(h100, held, t)!;
@@ -53,21 +53,21 @@ Deno.test("gpuReadings() of a held GPU move inside the holder's range and the mo
 });
 
 Deno.test("gpuReadings() are a pure function of the GPU, holder, faults and time", () => {
-  const held: NodeGpuDevice = { ...device, holder };
+  const held: NodeGpuDevice = { ...device, holders: [holder] };
   assert.deepEqual(gpuReadings(h100, held, T0), gpuReadings(h100, structuredClone(held), T0));
   const [other] = gpuDevices("kwok-h100-1", h100, 1);
-  assert.notEqual(utilizationAt(device.uuid, holder, T0), utilizationAt(other.uuid, holder, T0));
+  assert.notEqual(utilizationAt(device.uuid, [holder], T0), utilizationAt(other.uuid, [holder], T0));
 });
 
 Deno.test("the energy counter rises by the integral of the power, also when a holder goes", () => {
-  const held: NodeGpuDevice = { ...device, holder };
+  const held: NodeGpuDevice = { ...device, holders: [holder] };
   let last = gpuReadings(h100, device, T0 - 1000)!.energyMJ;
   for (let t = T0 - 1000; t < T0 + 1000; t += 1) {
     const d = t < T0 - 600
       ? device
       : t < T0
       ? held
-      : { ...device, busyEnergyJ: Math.ceil(holderBusyEnergyJ(h100, device.uuid, holder, T0)) };
+      : { ...device, busyEnergyJ: Math.ceil(loadBusyEnergyJ(h100, held, T0)) };
     const r = gpuReadings(h100, d, t)!;
     const next = gpuReadings(h100, d, t + 1)!;
     const delta = (next.energyMJ - r.energyMJ) / 1000;
@@ -81,7 +81,7 @@ Deno.test("framebuffer used + free + reserved equals the model's memory", () => 
   for (const model of GPU_CATALOGUE) {
     const [d] = gpuDevices("n", model, 1);
     for (
-      const dev of [d, { ...d, holder }, { ...d, holder: { ...holder, memoryUsedMiB: 1234 } }, {
+      const dev of [d, { ...d, holders: [holder] }, { ...d, holders: [{ ...holder, memoryUsedMiB: 1234 }] }, {
         ...d,
         faults: { memoryUsedPercent: 99 },
       }]
@@ -92,7 +92,7 @@ Deno.test("framebuffer used + free + reserved equals the model's memory", () => 
     }
   }
   assert.equal(
-    gpuReadings(h100, { ...device, holder: { ...holder, memoryUsedMiB: 1234 } }, T0)!.fb.used,
+    gpuReadings(h100, { ...device, holders: [{ ...holder, memoryUsedMiB: 1234 }] }, T0)!.fb.used,
     1234,
   );
   const pressure = gpuReadings(h100, { ...device, faults: { memoryUsedPercent: 98 } }, T0)!.fb;
@@ -101,7 +101,12 @@ Deno.test("framebuffer used + free + reserved equals the model's memory", () => 
 
 Deno.test("faults show in the readings: XID, heat with throttling, ECC, a GPU lost from the bus", () => {
   const since = new Date((T0 - 10) * 1000).toISOString();
-  const hot = gpuReadings(h100, { ...device, holder, faults: { temperatureC: 95 }, faultsSince: since }, T0)!;
+  const hot = gpuReadings(h100, {
+    ...device,
+    holders: [holder],
+    faults: { temperatureC: 95 },
+    faultsSince: since,
+  }, T0)!;
   assert.equal(hot.gpuTempC, 95);
   assert.ok(hot.smClockMHz < h100.clocks.smMaxMHz * 0.7);
   assert.equal(hot.violationNs.thermal, 10e9);

@@ -50,10 +50,12 @@ Deno.test("sharedGpus(): replicas spread over the freest GPUs, kept across decis
     uuid: `GPU-${index}`,
     pciBusId: "",
     serial: "",
-    holder: { namespace: "default", pod: holder, podUid: holder, container: "main" },
-    ...(rest.length
-      ? { sharedWith: rest.map((uid) => ({ namespace: "default", pod: uid, podUid: uid })) }
-      : {}),
+    holders: [holder, ...rest].map((uid) => ({
+      namespace: "default",
+      pod: uid,
+      podUid: uid,
+      container: "main",
+    })),
   }));
   const more = [...pods, gpuPod("c", 1, "2026-01-01T00:00:02Z"), gpuPod("d", 1, "2026-01-01T00:00:03Z")];
   // a and b keep their GPUs; c takes GPU 1's last replica; d finds every replica taken.

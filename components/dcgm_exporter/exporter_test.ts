@@ -72,7 +72,7 @@ Deno.test("pod attribution sits on exactly the held GPUs and goes with the holde
   const held: NodeGpuState = {
     ...state,
     devices: [
-      { ...state.devices[0], holder: { namespace: "ml", pod: "train-0", podUid: "u", container: "main" } },
+      { ...state.devices[0], holders: [{ namespace: "ml", pod: "train-0", podUid: "u", container: "main" }] },
       state.devices[1],
     ],
   };

@@ -164,7 +164,8 @@ export function gpuSeries(
     .map((c): [string, string] => [c.name, c.field.kind === "label" ? c.field.read(state, device) : ""])
     .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
   const labels = pairs([...fixed, ...labelFields]).slice(1);
-  const holder = device.holder;
+  // One pod's labels per GPU, as dcgm-exporter's pod mapper gives a shared GPU: the first holder's.
+  const holder = device.holders?.[0];
   const attributes: [string, string][] = holder
     ? [["container", holder.container], ["namespace", holder.namespace], ["pod", holder.pod]]
     : [];

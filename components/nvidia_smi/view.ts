@@ -9,7 +9,7 @@ import { stateModel } from "../core/catalogue.ts";
 import type { GpuModel } from "../core/model.ts";
 import type { GpuHolder, NodeGpuDevice, NodeGpuState } from "../core/node_state.ts";
 import { migInstanceDevice, migInstanceModel, migProfile } from "../core/mig_readings.ts";
-import { type GpuReadings, gpuReadings, hash32 } from "../core/telemetry.ts";
+import { type GpuReadings, gpuReadings, hash32, holderMemoryMiB } from "../core/telemetry.ts";
 
 /** One process in the processes table. */
 export interface SmiProcess {
@@ -102,18 +102,26 @@ function holderPid(holder: GpuHolder): number {
   return 1000 + (hash32(`${holder.podUid}/${holder.container}`) % 4_000_000);
 }
 
-/**
- * The process of the pod holding a GPU or a MIG device: its container, using the device's used framebuffer,
- * with the GPU and compute instance ids of a MIG device.
- */
-function holderProcess(
-  holder: GpuHolder | undefined,
-  readings: GpuReadings,
-  mig?: Pick<SmiMigDevice, "gpuInstance" | "computeInstance">,
-): SmiProcess[] {
+/** The process of the pod holding a MIG device: its container, using the instance's used framebuffer. */
+function migProcess(holder: GpuHolder | undefined, m: SmiMigDevice): SmiProcess[] {
   if (!holder) return [];
-  const ids = mig ? { gpuInstance: mig.gpuInstance, computeInstance: mig.computeInstance } : {};
-  return [{ ...ids, pid: holderPid(holder), type: "C", name: holder.container, usedMiB: readings.fb.used }];
+  const ids = { gpuInstance: m.gpuInstance, computeInstance: m.computeInstance };
+  return [{ ...ids, pid: holderPid(holder), type: "C", name: holder.container, usedMiB: m.readings.fb.used }];
+}
+
+/**
+ * The processes of the pods holding a whole GPU, one per holder: its container with its own framebuffer use (a
+ * single holder shows all of the used framebuffer, also when a fault sets it).
+ */
+function gpuProcesses(model: GpuModel, device: NodeGpuDevice, readings: GpuReadings): SmiProcess[] {
+  const holders = device.holders ?? [];
+  const own = holderMemoryMiB(model, holders);
+  return holders.map((holder, i) => ({
+    pid: holderPid(holder),
+    type: "C",
+    name: holder.container,
+    usedMiB: holders.length === 1 ? readings.fb.used : own[i],
+  }));
 }
 
 /** The views of a GPU's MIG devices at time `t`; those whose readings are missing are left out. */
@@ -166,8 +174,8 @@ export function gpuView(
     memoryTotalMiB: model.memoryMiB,
     readings,
     processes: mig.length > 0
-      ? mig.flatMap(({ holder, ...m }) => holderProcess(holder, m.readings, m))
-      : holderProcess(device.holder, readings),
+      ? mig.flatMap(({ holder, ...m }) => migProcess(holder, m))
+      : gpuProcesses(model, device, readings),
     migDevices: mig.map(({ holder: _holder, ...m }) => m),
   };
 }

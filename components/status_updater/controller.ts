@@ -10,6 +10,7 @@ import { isDeepStrictEqual } from "node:util";
 import {
   KUBELET_GPUS_ANNOTATION,
   kubeletAllocatedGpus,
+  plainUses,
   podGpuDemand,
   type PodLike,
   sharedGpus,
@@ -246,7 +247,7 @@ export async function runStatusUpdaterController(
         return parsed.mib;
       },
       faults: faults.faults,
-      claimed: new Map([...claimed.byIndex, ...shared, ...allocated]),
+      claimed: plainUses(new Map([...claimed.byIndex, ...shared, ...allocated])),
       claimedMig: claimed.byMigDevice,
       migLayout: mig.layout,
     });
@@ -272,7 +273,7 @@ export async function runStatusUpdaterController(
         node: name,
         pool: poolName,
         gpus: decision.state.devices.length,
-        held: decision.state.devices.filter((d) => d.holder).length,
+        held: decision.state.devices.filter((d) => d.holders).length,
       });
     }
     for (const p of decision.unsatisfied) {

@@ -70,9 +70,9 @@ export function decideMigConfig(
   const holding = new Set(pods.filter(podHoldsResources).map((p) => p.metadata?.uid));
   const holds = (holder?: GpuHolder): holder is GpuHolder => !!holder && holding.has(holder.podUid);
   const stuck = previous.flatMap((d) => [
-    ...(holds(d.holder) && (wanted[d.index]?.length ?? 0) > 0
-      ? [`${d.holder.namespace}/${d.holder.pod} holds GPU ${d.index} whole`]
-      : []),
+    ...((wanted[d.index]?.length ?? 0) > 0 ? (d.holders ?? []).filter(holds) : []).map((h) =>
+      `${h.namespace}/${h.pod} holds GPU ${d.index} whole`
+    ),
     ...(d.mig ?? []).filter((m) => holds(m.holder) && !kept.has(key(d.index, m))).map((m) =>
       `${m.holder!.namespace}/${m.holder!.pod} holds ${m.profile} (GPU ${d.index}, GI ${m.giId})`
     ),

@@ -62,11 +62,17 @@ export function assignMigDevices(
   for (const { resource, slots } of groups) {
     // assignGpus hands out devices by index; each slot of the group stands in as one.
     const assignment = assignGpus(
-      slots.map((m, index) => ({ index, uuid: m.uuid, pciBusId: "", serial: "", holder: m.holder })),
+      slots.map((m, index) => ({
+        index,
+        uuid: m.uuid,
+        pciBusId: "",
+        serial: "",
+        ...(m.holder ? { holders: [m.holder] } : {}),
+      })),
       pods,
       { resource, utilizationOf },
     );
-    for (const slot of assignment.devices) if (slot.holder) holders.set(slot.uuid, slot.holder);
+    for (const slot of assignment.devices) if (slot.holders) holders.set(slot.uuid, slot.holders[0]);
     unsatisfied.push(...assignment.unsatisfied);
   }
   const withHolders = all.map((gpu) =>

@@ -68,7 +68,7 @@ Deno.test("a pod asking for nvidia.com/mig-1g.10gb holds one 1g.10gb device and 
     "a",
     "main",
   ]]);
-  assert.ok(state.devices.every((d) => !d.holder));
+  assert.ok(state.devices.every((d) => !d.holders));
   const again = reconcile(undefined, [
     pod("b", { "nvidia.com/mig-1g.10gb": 1 }),
     pod("a", { "nvidia.com/mig-1g.10gb": 1 }),
@@ -77,7 +77,7 @@ Deno.test("a pod asking for nvidia.com/mig-1g.10gb holds one 1g.10gb device and 
   assert.equal(a?.uuid, held[0].uuid);
   const tooMany = reconcile(undefined, [pod("c", { "nvidia.com/mig-3g.40gb": 3 })]);
   assert.deepEqual(tooMany.unsatisfied, [{ pod: "team/c", needed: 3, held: 0 }]);
-  assert.ok(reconcile(undefined, [pod("w", { "nvidia.com/gpu": 1 })]).state.devices.every((d) => !d.holder));
+  assert.ok(reconcile(undefined, [pod("w", { "nvidia.com/gpu": 1 })]).state.devices.every((d) => !d.holders));
 });
 
 Deno.test("nvidia.com/mig.config changes the layout; an impossible one fails and keeps the current layout", () => {
@@ -139,7 +139,7 @@ Deno.test("under strategy single a pod asking for nvidia.com/gpu holds MIG devic
   const held = state.devices.flatMap((d) => (d.mig ?? []).filter((m) => m.holder));
   assert.equal(held.length, 3);
   assert.ok(held.every((m) => m.profile === "1g.10gb" && m.holder?.pod === "a"));
-  assert.ok(state.devices.every((d) => d.holder === undefined), "no whole GPU is handed out");
+  assert.ok(state.devices.every((d) => d.holders === undefined), "no whole GPU is handed out");
   assert.deepEqual(decide([pod("a", { "nvidia.com/gpu": 3 })], state).state, state, "the pod keeps them");
   assert.equal(decide([pod("big", { "nvidia.com/gpu": 15 })]).unsatisfied.length, 1, "14 MIG devices only");
 });
@@ -157,5 +157,5 @@ Deno.test("a pod whose ResourceClaim allocates a MIG device (dra-plugin's name) 
   assert.deepEqual([big.placementStart, big.holder?.pod, big.holder?.container], [4, "dra", "infer"]);
   assert.ok(!gpu1.find((m) => m.profile === "2g.20gb")!.holder, "a claim whose pod is gone holds nothing");
   assert.deepEqual(unsatisfied, [{ pod: "team/other", needed: 2, held: 0 }], "only one 3g.40gb is left");
-  assert.ok(state.devices.every((d) => !d.holder));
+  assert.ok(state.devices.every((d) => !d.holders));
 });

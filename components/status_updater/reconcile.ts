@@ -6,12 +6,19 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
-import { assignGpus, podHoldsResources, type PodLike, type UnsatisfiedPod } from "../core/allocation.ts";
+import {
+  assignGpus,
+  type GpuUse,
+  podGpuDemand,
+  podHoldsResources,
+  type PodLike,
+  type UnsatisfiedPod,
+} from "../core/allocation.ts";
 import type { GpuFault } from "../core/gpu_faults.ts";
 import { gpuDevices } from "../core/identity.ts";
 import type { GpuModel, MigStrategy, PoolSpec } from "../core/model.ts";
 import type { GpuHolder, NodeGpuDevice, NodeGpuState, UtilizationRange } from "../core/node_state.ts";
-import { holderBusyEnergyJ, reservedMiB } from "../core/telemetry.ts";
+import { loadBusyEnergyJ, reservedMiB } from "../core/telemetry.ts";
 import { migDraDeviceName, type MigLayout } from "../core/mig_layout.ts";
 import { assignMigDevices } from "./mig_devices.ts";
 
@@ -45,11 +52,11 @@ export interface NodeStateInput {
   /** The time of the decision: when new holders and faults start. @default new Date() */
   now?: Date;
   /**
-   * GPUs held through ResourceClaims: GPU index → UIDs of the pods using it (see `claimedGpus`). These GPUs
-   * go to those pods; the pods get no other GPUs for their `nvidia.com/gpu` limits (on a DRA-only pool the
-   * scheduler turns such limits into a claim).
+   * GPUs whose users were decided elsewhere (ResourceClaims, the kubelet, time-slicing, HAMi, KAI fractions):
+   * GPU index → the pods' uses. These GPUs go to those pods, with the memory and share granted; the pods get no
+   * other GPUs for their `nvidia.com/gpu` limits (on a DRA-only pool the scheduler turns such limits into a claim).
    */
-  claimed?: ReadonlyMap<number, string[]>;
+  claimed?: ReadonlyMap<number, GpuUse[]>;
   /**
    * MIG devices held through ResourceClaims: name as dra-plugin publishes it (`gpu-<minor>-mig-…`) → UIDs of
    * the pods using it (see `claimedGpus`). These MIG devices go to those pods, as claimed GPUs do.
@@ -72,12 +79,15 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
   const { pool } = input;
   const previous = new Map((input.previous?.devices ?? []).map((d) => [d.index, d]));
   const devices: NodeGpuDevice[] = gpuDevices(input.node, pool.model, pool.gpuCount).map((d) => {
-    const holder = previous.get(d.index)?.holder;
-    return holder ? { ...d, holder } : d;
+    const holders = previous.get(d.index)?.holders;
+    return holders ? { ...d, holders } : d;
   });
-  const claimed = input.claimed ?? new Map<number, string[]>();
+  const claimed = input.claimed ?? new Map<number, GpuUse[]>();
   const claimedMig = input.claimedMig ?? new Map<string, string[]>();
-  const claimPods = new Set([...claimed.values(), ...claimedMig.values()].flat());
+  const claimPods = new Set([
+    ...[...claimed.values()].flat().map((use) => use.podUid),
+    ...[...claimedMig.values()].flat(),
+  ]);
   const unclaimedPods = input.pods.filter((p) => !claimPods.has(p.metadata?.uid ?? ""));
   const isMig = (d: NodeGpuDevice) => (input.migLayout?.[d.index]?.length ?? 0) > 0;
   // Under strategy single a MIG node's nvidia.com/gpu are its MIG devices, handed out below.
@@ -91,10 +101,9 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
   const podsByUid = new Map(input.pods.map((p) => [p.metadata?.uid, p]));
   const assigned = new Map(assignment.devices.map((d) => [d.index, d]));
   const withHolders = devices.map((d) => {
-    const mine = claimed.get(d.index);
-    const { holder: _previous, ...whole } = d;
-    return assigned.get(d.index) ??
-      (mine ? { ...whole, ...claimUse(mine, podsByUid, input.utilizationOf) } : whole);
+    const { holders: _previous, ...whole } = d;
+    const holders = claimHolders(claimed.get(d.index) ?? [], podsByUid, input.utilizationOf);
+    return assigned.get(d.index) ?? (holders.length ? { ...whole, holders } : whole);
   });
   const memoryOf = (holder: GpuHolder) => {
     const pod = podsByUid.get(holder.podUid);
@@ -112,7 +121,8 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
     migAsGpus,
     (gpu, instance) => {
       const mine = claimedMig.get(migDraDeviceName(pool.model, gpu.index, instance));
-      return mine && { holder: claimUse(mine, podsByUid, input.utilizationOf).holder };
+      const uses = (mine ?? []).map((podUid) => ({ podUid }));
+      return mine && { holder: claimHolders(uses, podsByUid, input.utilizationOf)[0] };
     },
   );
   return {
@@ -137,39 +147,39 @@ export function desiredNodeState(input: NodeStateInput): NodeStateDecision {
   };
 }
 
-/** Use of a device held through a claim: the first of its pods still running holds it, the others share it. */
-function claimUse(
-  podUids: string[],
+/**
+ * The holders of a device whose users were decided elsewhere: its pods still running, in the order given, each
+ * with the container asking for GPUs (else its first), its utilization and the memory and share it was granted.
+ */
+function claimHolders(
+  uses: readonly GpuUse[],
   podsByUid: Map<string | undefined, PodLike>,
   utilizationOf: NodeStateInput["utilizationOf"],
-): Pick<NodeGpuDevice, "holder" | "sharedWith"> {
-  const pods = podUids.map((uid) => podsByUid.get(uid)).filter((p): p is PodLike =>
-    !!p && podHoldsResources(p)
-  );
-  if (pods.length === 0) return {};
-  const [first, ...others] = pods.map((p) => ({
-    namespace: p.metadata?.namespace ?? "",
-    pod: p.metadata?.name ?? "",
-    podUid: p.metadata?.uid ?? "",
-  }));
-  const utilization = utilizationOf?.(pods[0]);
-  return {
-    holder: {
-      ...first,
-      container: pods[0].spec?.containers?.[0]?.name ?? "",
+): GpuHolder[] {
+  return uses.flatMap((use) => {
+    const pod = podsByUid.get(use.podUid);
+    if (!pod || !podHoldsResources(pod)) return [];
+    const utilization = utilizationOf?.(pod);
+    return [{
+      namespace: pod.metadata?.namespace ?? "",
+      pod: pod.metadata?.name ?? "",
+      podUid: use.podUid,
+      container: podGpuDemand(pod).containers[0]?.container ?? pod.spec?.containers?.[0]?.name ?? "",
       ...(utilization ? { utilization } : {}),
-    },
-    ...(others.length ? { sharedWith: others } : {}),
-  };
+      ...(use.memoryMiB === undefined ? {} : { memoryUsedMiB: use.memoryMiB }),
+      ...(use.share === undefined ? {} : { share: use.share }),
+    }];
+  });
 }
 
-function sameUse(a: GpuHolder, b: GpuHolder): boolean {
-  return a.podUid === b.podUid && isDeepStrictEqual(a.utilization, b.utilization);
+/** Whether a holder's load is unchanged: the same pod with the same utilization and share. */
+function sameLoad(a: GpuHolder, b: GpuHolder): boolean {
+  return a.podUid === b.podUid && a.share === b.share && isDeepStrictEqual(a.utilization, b.utilization);
 }
 
 /**
- * A device with what the telemetry needs to stay continuous: the holder's start (`since`) and memory use,
- * the energy earlier holders drew (folded in when a holder goes or changes its utilization, so the energy
+ * A device with what the telemetry needs to stay continuous: each holder's start (`since`) and memory use,
+ * the energy earlier loads drew (folded in when the holders or their utilization change, so the energy
  * counter never falls back), and the GPU's faults with the time they were switched on.
  */
 function withSimulation(
@@ -180,24 +190,36 @@ function withSimulation(
   faults: GpuFault | undefined,
   memoryOf: (holder: GpuHolder) => number | undefined,
 ): NodeGpuDevice {
-  const { holder: assigned, ...identity } = device;
-  const old = before?.holder;
-  const continued = old && assigned && sameUse(old, assigned) ? old : undefined;
-  let busyEnergyJ = before?.busyEnergyJ ?? 0;
-  if (old && !continued) busyEnergyJ += holderBusyEnergyJ(model, before!.uuid, old, now.getTime() / 1000);
-  const result: NodeGpuDevice = { ...identity };
-  if (assigned) {
-    const memory = memoryOf(assigned);
-    result.holder = {
-      ...assigned,
+  const { holders: assigned = [], loadSince: _loadSince, ...identity } = device;
+  const old = before?.holders ?? [];
+  const stamp = now.toISOString();
+  let continuing = 0;
+  const holders = assigned.map((holder) => {
+    const prior = old.find((h) => sameLoad(h, holder));
+    if (prior) continuing++;
+    const memory = memoryOf(holder) ?? holder.memoryUsedMiB;
+    return {
+      ...holder,
       ...(memory === undefined ? {} : { memoryUsedMiB: memory }),
-      since: continued?.since ?? now.toISOString(),
+      since: prior?.since ?? stamp,
     };
-  }
+  });
+  const unchanged = continuing === old.length && continuing === holders.length;
+  let busyEnergyJ = before?.busyEnergyJ ?? 0;
+  if (old.length > 0 && !unchanged) busyEnergyJ += loadBusyEnergyJ(model, before!, now.getTime() / 1000);
+  const result: NodeGpuDevice = { ...identity };
+  if (holders.length > 0) result.holders = holders;
+  // A holder left and the others stayed: their load changes now although none of them starts now.
+  const loadSince = unchanged
+    ? before?.loadSince
+    : continuing === holders.length && holders.length > 0
+    ? stamp
+    : undefined;
+  if (loadSince) result.loadSince = loadSince;
   if (faults && Object.keys(faults).length) {
     result.faults = faults;
-    const unchanged = before?.faultsSince && isDeepStrictEqual(before.faults, faults);
-    result.faultsSince = unchanged ? before!.faultsSince : now.toISOString();
+    const unchangedFaults = before?.faultsSince && isDeepStrictEqual(before.faults, faults);
+    result.faultsSince = unchangedFaults ? before!.faultsSince : stamp;
   }
   if (busyEnergyJ > 0) result.busyEnergyJ = Math.ceil(busyEnergyJ);
   return result;

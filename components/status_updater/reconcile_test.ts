@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseTopology } from "../core/topology_config.ts";
-import type { PodLike } from "../core/allocation.ts";
+import { plainUses, type PodLike } from "../core/allocation.ts";
 import { findGpuModel } from "../core/catalogue.ts";
 import { gpuReadings } from "../core/telemetry.ts";
 import { desiredNodeState, labelsToApply, parseMemoryUse, parseUtilization } from "./reconcile.ts";
@@ -46,7 +46,16 @@ Deno.test("desiredNodeState() keeps a pod's GPUs across a rebuild from the previ
   const again = desiredNodeState({ ...base, previous: first, pods: [gpuPod("b", 1), gpuPod("a", 2)] }).state;
   assert.deepEqual(again, first);
   const afterA = desiredNodeState({ ...base, previous: first, pods: [gpuPod("b", 1)] }).state;
-  assert.deepEqual(afterA.devices.map((d) => d.holder?.pod ?? "-"), ["-", "-", "b", "-", "-", "-", "-", "-"]);
+  assert.deepEqual(afterA.devices.map((d) => d.holders?.[0].pod ?? "-"), [
+    "-",
+    "-",
+    "b",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+  ]);
 });
 
 Deno.test("desiredNodeState() shrinks to a smaller pool and reports pods that no longer fit", () => {
@@ -106,7 +115,7 @@ Deno.test("parseUtilization() rejects bad values with a reason instead of throwi
 Deno.test("desiredNodeState() stamps when a pod got its GPUs and keeps it while the pod holds them", () => {
   const t1 = new Date("2026-12-03T10:00:00Z");
   const first = desiredNodeState({ ...base, pods: [gpuPod("a", 1)], now: t1 }).state;
-  assert.equal(first.devices[0].holder?.since, t1.toISOString());
+  assert.equal(first.devices[0].holders?.[0].since, t1.toISOString());
   const later = desiredNodeState({ ...base, previous: first, pods: [gpuPod("a", 1)], now: new Date() }).state;
   assert.deepEqual(later, first, "nothing changes while the pod runs");
 });
@@ -117,7 +126,7 @@ Deno.test("desiredNodeState() folds a leaving holder's energy in, so the energy 
   const t2 = new Date("2026-12-03T11:00:00Z");
   const held = desiredNodeState({ ...base, pods: [gpuPod("a", 1)], now: t1 }).state;
   const freed = desiredNodeState({ ...base, previous: held, pods: [], now: t2 }).state;
-  assert.equal(freed.devices[0].holder, undefined);
+  assert.equal(freed.devices[0].holders, undefined);
   const before = gpuReadings(model, held.devices[0], t2.getTime() / 1000)!.energyMJ;
   const after = gpuReadings(model, freed.devices[0], t2.getTime() / 1000)!.energyMJ;
   assert.ok(after >= before && after - before < 1000, `${before} → ${after}`);
@@ -166,7 +175,7 @@ Deno.test("desiredNodeState() records a pod's memory use on each of its GPUs", (
     pods: [pod],
     memoryOf: (p) => parseMemoryUse(p, model).mib,
   });
-  assert.deepEqual(state.devices.slice(0, 2).map((d) => d.holder?.memoryUsedMiB), [30720, 30720]);
+  assert.deepEqual(state.devices.slice(0, 2).map((d) => d.holders?.[0].memoryUsedMiB), [30720, 30720]);
 });
 
 function claimPod(name: string): PodLike {
@@ -177,20 +186,20 @@ function claimPod(name: string): PodLike {
 
 Deno.test("desiredNodeState() gives claimed GPUs to the claim's pods, the first holding and the others sharing", () => {
   const pods = [gpuPod("limits", 1), claimPod("a"), claimPod("b"), claimPod("c")];
-  const claimed = new Map([[0, ["uid-a"]], [3, ["uid-b", "uid-c"]]]);
+  const claimed = plainUses(new Map([[0, ["uid-a"]], [3, ["uid-b", "uid-c"]]]));
   const { state } = desiredNodeState({ ...base, pods, claimed });
-  const holders = state.devices.map((d) => [d.holder?.pod ?? "-", ...(d.sharedWith ?? []).map((s) => s.pod)]);
-  assert.deepEqual(holders.slice(0, 4), [["a"], ["limits"], ["-"], ["b", "c"]]);
-  assert.equal(state.devices[3].holder?.container, "main");
+  const holders = state.devices.map((d) => (d.holders ?? []).map((h) => h.pod));
+  assert.deepEqual(holders.slice(0, 4), [["a"], ["limits"], [], ["b", "c"]]);
+  assert.deepEqual(state.devices[3].holders?.map((h) => h.container), ["main", "main"]);
 });
 
 Deno.test("desiredNodeState() places a DRA-backed nvidia.com/gpu pod on its claim's GPU only", () => {
   const { state } = desiredNodeState({
     ...base,
     pods: [gpuPod("limits", 1)],
-    claimed: new Map([[6, ["uid-limits"]]]),
+    claimed: plainUses(new Map([[6, ["uid-limits"]]])),
   });
-  assert.deepEqual(state.devices.filter((d) => d.holder).map((d) => [d.index, d.holder?.pod]), [[
+  assert.deepEqual(state.devices.filter((d) => d.holders).map((d) => [d.index, d.holders?.[0].pod]), [[
     6,
     "limits",
   ]]);
@@ -202,7 +211,50 @@ Deno.test("desiredNodeState() frees a claimed GPU once its pods finished", () =>
   const { state } = desiredNodeState({
     ...base,
     pods: [done],
-    claimed: new Map([[0, ["uid-a", "uid-gone"]]]),
+    claimed: plainUses(new Map([[0, ["uid-a", "uid-gone"]]])),
   });
-  assert.equal(state.devices[0].holder, undefined);
+  assert.equal(state.devices[0].holders, undefined);
+});
+
+Deno.test("desiredNodeState() lists every pod sharing a GPU with the memory and share it was granted", () => {
+  const pods = [claimPod("a"), claimPod("b")];
+  const claimed = new Map([[2, [{ podUid: "uid-a", memoryMiB: 40000, share: 0.5 }, {
+    podUid: "uid-b",
+    share: 0.25,
+  }]]]);
+  const { state } = desiredNodeState({ ...base, pods, claimed });
+  assert.deepEqual(
+    state.devices[2].holders?.map((h) => [h.pod, h.memoryUsedMiB, h.share]),
+    [["a", 40000, 0.5], ["b", undefined, 0.25]],
+  );
+  const model = findGpuModel("a100-80gb")!;
+  const readings = gpuReadings(model, state.devices[2], Date.now() / 1000)!;
+  assert.equal(readings.gpuUtil, 75, "each pod loads the GPU by its share");
+  assert.ok(readings.fb.used > 40000, "the GPU's memory in use is its holders' together");
+});
+
+Deno.test("the energy counter stays continuous when one of two pods sharing a GPU leaves", () => {
+  const model = findGpuModel("a100-80gb")!;
+  const both = plainUses(new Map([[0, ["uid-a", "uid-b"]]]));
+  const t1 = new Date("2026-12-03T10:00:00Z");
+  const t2 = new Date("2026-12-03T11:00:00Z");
+  const pods = [claimPod("a"), claimPod("b")];
+  const shared = desiredNodeState({ ...base, pods, claimed: both, now: t1 }).state;
+  const alone = desiredNodeState({
+    ...base,
+    previous: shared,
+    pods: [pods[0]],
+    claimed: plainUses(new Map([[0, ["uid-a"]]])),
+    now: t2,
+  }).state;
+  assert.equal(alone.devices[0].holders?.[0].since, t1.toISOString(), "the pod that stays keeps its start");
+  assert.equal(alone.devices[0].loadSince, t2.toISOString());
+  for (const t of [t2.getTime() / 1000, t2.getTime() / 1000 + 600]) {
+    const before = gpuReadings(model, shared.devices[0], t2.getTime() / 1000)!.energyMJ;
+    const after = gpuReadings(model, alone.devices[0], t)!.energyMJ;
+    assert.ok(after >= before, `${before} → ${after} at ${t}`);
+  }
+  const atSwitch = gpuReadings(model, alone.devices[0], t2.getTime() / 1000)!.energyMJ;
+  const atSwitchBefore = gpuReadings(model, shared.devices[0], t2.getTime() / 1000)!.energyMJ;
+  assert.ok(atSwitch - atSwitchBefore < 1000, "no jump when the load changes");
 });

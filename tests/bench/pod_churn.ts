@@ -45,7 +45,7 @@ export async function runPodChurn(
     namespace: stateNamespace,
     signal: stop.signal,
     onChange: (node, entry) => {
-      const uids = entry?.state?.devices.flatMap((d) => d.holder ? [d.holder.podUid] : []) ?? [];
+      const uids = entry?.state?.devices.flatMap((d) => (d.holders ?? []).map((h) => h.podUid)) ?? [];
       holdersByNode.set(node, uids);
     },
   });

@@ -95,7 +95,7 @@ export function podSpec(gpus: number, selector: Record<string, string>): Record<
   };
 }
 
-/** The holder pod UID of every held GPU in the node state ConfigMaps, by GPU UUID. */
+/** The (first) holder pod UID of every held GPU in the node state ConfigMaps, by GPU UUID. */
 export async function holders(client: KubeClient): Promise<Map<string, string>> {
   const { items } = await client.list<{ data?: Record<string, string> }>(
     `/api/v1/namespaces/${FLEET_NAMESPACE}/configmaps`,
@@ -104,7 +104,7 @@ export async function holders(client: KubeClient): Promise<Map<string, string>> 
   const byUuid = new Map<string, string>();
   for (const cm of items) {
     for (const d of decodeNodeState(cm.data!["state.yaml"]).devices) {
-      if (d.holder) byUuid.set(d.uuid, d.holder.podUid);
+      if (d.holders) byUuid.set(d.uuid, d.holders[0].podUid);
     }
   }
   return byUuid;

@@ -111,11 +111,11 @@ async function allocatedDevices(client: KubeClient, pod: DraPod): Promise<string
   return results.map((r) => `${r.pool}/${r.device}`);
 }
 
-/** UIDs of the pods the node state records for a `node/gpu-<index>` device: holder first, then sharers. */
+/** UIDs of the pods the node state records for a `node/gpu-<index>` device, first holder first. */
 async function podsOnGpu(client: KubeClient, device: string): Promise<string[]> {
   const [node, name] = device.split("/");
   const gpu = (await nodeState(client, node))?.devices.find((d) => `gpu-${d.index}` === name);
-  return gpu?.holder ? [gpu.holder.podUid, ...(gpu.sharedWith ?? []).map((s) => s.podUid)] : [];
+  return (gpu?.holders ?? []).map((h) => h.podUid);
 }
 
 /** Waits until the node state records exactly `uids` on `device`. */

@@ -102,7 +102,9 @@ Deno.test("device-plugin this-node: a real kubelet runs GPU pods with the node's
           return p?.metadata.annotations?.["fakegpu.io/kubelet-gpus"] === [...visible].sort().join(",");
         });
         await waitFor("the node state to record train on the kubelet's GPUs", async () => {
-          const held = (await state())?.devices.filter((d) => d.holder?.podUid === pod.metadata.uid);
+          const held = (await state())?.devices.filter((d) =>
+            d.holders?.some((h) => h.podUid === pod.metadata.uid)
+          );
           return JSON.stringify(held?.map((d) => d.uuid).sort()) === JSON.stringify([...visible].sort());
         });
       },

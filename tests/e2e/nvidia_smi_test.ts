@@ -62,9 +62,9 @@ Deno.test("fakegpu nvidia-smi --node lists the node state's GPUs and holder, agr
         `/api/v1/namespaces/${NS}/configmaps/${stateConfigMapName(node)}`,
       );
       const s: NodeGpuState | undefined = cm && decodeNodeState(cm.data["state.yaml"]);
-      return s?.devices.some((d) => d.holder?.pod === "smi-0") ? s : undefined;
+      return s?.devices.some((d) => d.holders?.[0].pod === "smi-0") ? s : undefined;
     });
-    const held = state.devices.find((d) => d.holder?.pod === "smi-0")!;
+    const held = state.devices.find((d) => d.holders?.[0].pod === "smi-0")!;
 
     await t.step("-L lists the node state's UUIDs", async () => {
       const { code, stdout } = await smi(["--node", node, "-L"]);

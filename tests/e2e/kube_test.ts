@@ -264,6 +264,14 @@ Deno.test({
         { fieldManager: "someone-else", force: true },
       );
       assert.equal(forced.metadata?.labels?.a, "2");
+      const metadataOnly = await direct.apply<Node>(
+        "/api/v1/nodes/kube-e2e-node",
+        { ...node, metadata: { ...node.metadata, labels: { a: "3" } } },
+        { fieldManager: "someone-else", force: true, metadataOnly: true },
+      );
+      assert.equal(metadataOnly.kind, "PartialObjectMetadata");
+      assert.equal(metadataOnly.metadata?.labels?.a, "3");
+      assert.ok(metadataOnly.metadata?.resourceVersion);
       const gpus = { "nvidia.com/gpu": "8" };
       const patched = await direct.mergePatch<Node>(
         "/api/v1/nodes/kube-e2e-node/status",
@@ -344,6 +352,35 @@ Deno.test({
       const update = changes.find((c) => c.type === "upsert" && c.key === `${NAMESPACE}/added` && c.previous);
       assert.ok(update?.type === "upsert" && update.previous?.data?.v === "1");
       assert.ok(changes.some((c) => c.type === "delete" && c.key === `${NAMESPACE}/pre-existing`));
+      controller.abort();
+      await reflector.stopped;
+    });
+
+    await t.step("a metadata-only reflector lists and watches labels without the data", async () => {
+      const controller = new AbortController();
+      await direct.create(CONFIGMAPS, configMap("meta-listed", { v: "0" }, { test: "meta" }));
+      const reflector = startReflector<ConfigMap>(direct, {
+        path: CONFIGMAPS,
+        labelSelector: "test=meta",
+        metadataOnly: true,
+        signal: controller.signal,
+      });
+      await reflector.synced;
+      await direct.create(CONFIGMAPS, configMap("meta-watched", { v: "1" }, { test: "meta" }));
+      await direct.mergePatch(`${CONFIGMAPS}/meta-watched`, { metadata: { labels: { extra: "yes" } } });
+      await waitFor(
+        "the relabelled ConfigMap",
+        () =>
+          Promise.resolve(
+            reflector.store.get(`${NAMESPACE}/meta-watched`)?.metadata?.labels?.extra === "yes",
+          ),
+        { timeoutMs: 10_000 },
+      );
+      for (const name of ["meta-listed", "meta-watched"]) {
+        const object = reflector.store.get(`${NAMESPACE}/${name}`);
+        assert.equal(object?.metadata?.labels?.test, "meta");
+        assert.equal(object?.data, undefined);
+      }
       controller.abort();
       await reflector.stopped;
     });

@@ -39,7 +39,7 @@ const MAX_RETRY_AFTER_MS = 10_000;
 const DEFAULT_PAGE_SIZE = 500;
 const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
 const METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
-const METADATA_WATCH_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+const METADATA_OBJECT_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 /** Any Kubernetes object, as JSON. */
 export interface KubeObject {
@@ -171,6 +171,12 @@ export interface ApplyOptions extends RequestOptions {
   fieldManager: string;
   /** Takes over fields owned by other managers instead of failing with 409. */
   force?: boolean;
+  /**
+   * Asks for the applied object's metadata only (`PartialObjectMetadata`), for a caller that reads no more
+   * than its resource version: the server then neither encodes nor sends a ConfigMap's data or a Node's
+   * status back.
+   */
+  metadataOnly?: boolean;
 }
 
 /** Options of {@link KubeClient.watch}. */
@@ -477,6 +483,7 @@ class HttpKubeClient implements KubeClient {
       query,
       body,
       contentType: "application/apply-patch+yaml",
+      accept: options.metadataOnly ? METADATA_OBJECT_ACCEPT : undefined,
       retry: "idempotent",
       signal: options.signal,
     }) as T;
@@ -522,7 +529,7 @@ class HttpKubeClient implements KubeClient {
         headers: this.#headers(
           credentials,
           undefined,
-          options.metadataOnly ? METADATA_WATCH_ACCEPT : undefined,
+          options.metadataOnly ? METADATA_OBJECT_ACCEPT : undefined,
         ),
         client,
         signal,

@@ -83,7 +83,7 @@ export async function runKwokDevicePlugin(
         metadata: { name },
         status: desired,
       },
-      { fieldManager: DEVICE_PLUGIN_MANAGER, force: true },
+      { fieldManager: DEVICE_PLUGIN_MANAGER, force: true, metadataOnly: true },
     );
     writes.record(name, desired, written?.metadata?.resourceVersion);
     log.info("node resources advertised", { node: name, resources: desired });

@@ -263,10 +263,7 @@ export async function runStatusUpdaterController(
       const written = await client.apply<KubeObject>(
         cmPath,
         stateConfigMap(namespace, decision.state, text),
-        {
-          fieldManager: STATUS_UPDATER_MANAGER,
-          force: true,
-        },
+        { fieldManager: STATUS_UPDATER_MANAGER, force: true, metadataOnly: true },
       );
       stateWrites.record(name, text, written?.metadata?.resourceVersion);
       log.info("node state written", {
@@ -300,10 +297,7 @@ export async function runStatusUpdaterController(
       apiVersion: "v1",
       kind: "Node",
       metadata: { name, labels },
-    }, {
-      fieldManager: STATUS_UPDATER_MANAGER,
-      force: true,
-    });
+    }, { fieldManager: STATUS_UPDATER_MANAGER, force: true, metadataOnly: true });
     labelWrites.record(name, labels, written?.metadata?.resourceVersion);
     log.info("node labels applied", { node: name, labels: Object.keys(labels).length });
   }

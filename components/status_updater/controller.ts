@@ -46,6 +46,8 @@ import {
 import { migDraDeviceName } from "../core/mig_layout.ts";
 import { decideMigConfig, MIG_CONFIG_LABEL, MIG_CONFIG_STATE_LABEL } from "./mig_config.ts";
 import { asksForMigDevices } from "./mig_devices.ts";
+import { HAMI_ALLOCATED_ANNOTATION } from "../core/hami.ts";
+import { hamiGpuUses } from "./hami_pods.ts";
 
 /** Field manager of every write status-updater makes. */
 export const STATUS_UPDATER_MANAGER = "fakegpu";
@@ -98,7 +100,13 @@ export async function runStatusUpdaterController(
     path: "/api/v1/pods",
     fieldSelector: "spec.nodeName!=",
     signal,
-    transform: (pod) => slimPod(pod, [UTILIZATION_ANNOTATION, MEMORY_ANNOTATION, KUBELET_GPUS_ANNOTATION]),
+    transform: (pod) =>
+      slimPod(pod, [
+        UTILIZATION_ANNOTATION,
+        MEMORY_ANNOTATION,
+        KUBELET_GPUS_ANNOTATION,
+        HAMI_ALLOCATED_ANNOTATION,
+      ]),
     onChange: (change) => {
       if (change.type === "synced") return;
       const pod = change.object;
@@ -200,6 +208,14 @@ export async function runStatusUpdaterController(
       pool.gpuCount,
       pool.replicas,
     );
+    // HAMi: its scheduler chose each pod's GPUs and memory; a pod it gave none usable gets no GPU from fakegpu.
+    const hami = pool.sharing && kwok
+      ? hamiGpuUses(podsOnNode, gpuDevices(name, pool.model, pool.gpuCount))
+      : undefined;
+    for (const { pod, error } of hami?.problems ?? []) {
+      void reportOnce(pod as Pod, "InvalidHamiAllocation", `${error}; the pod gets no GPU`);
+    }
+    const refused = new Set(hami?.problems.map(({ pod }) => pod.metadata?.uid));
     const mig = decideMigConfig(
       pool,
       topology.migStrategy,
@@ -231,7 +247,7 @@ export async function runStatusUpdaterController(
       migStrategy: topology.migStrategy,
       kwok,
       previous: entry?.state,
-      pods: podsOnNode,
+      pods: podsOnNode.filter((p) => !refused.has(p.metadata?.uid)),
       utilizationOf: (pod) => {
         const parsed = parseUtilization(pod);
         if (parsed.error) {
@@ -247,7 +263,10 @@ export async function runStatusUpdaterController(
         return parsed.mib;
       },
       faults: faults.faults,
-      claimed: plainUses(new Map([...claimed.byIndex, ...shared, ...allocated])),
+      claimed: new Map([
+        ...plainUses(new Map([...claimed.byIndex, ...shared, ...allocated])),
+        ...hami?.uses ?? [],
+      ]),
       claimedMig: claimed.byMigDevice,
       migLayout: mig.layout,
     });

@@ -47,7 +47,8 @@ export const chartValuesSchema = z.strictObject({
   topologyConfigMap: z.strictObject({ enabled: z.boolean() }).partial(),
   runtimeClass: z.strictObject({ enabled: z.boolean(), name: z.string().min(1), handler: z.string().min(1) })
     .partial(),
-  statusUpdater: role,
+  statusUpdater: role.extend({ kaiReservationNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/) })
+    .partial(),
   devicePlugin: role,
   dcgmExporter: role.extend({ counters: z.string() }).partial(),
   draPlugin: role,

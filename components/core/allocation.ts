@@ -76,6 +76,7 @@ export interface PodLike {
     uid?: string;
     creationTimestamp?: string | Date;
     annotations?: Record<string, string>;
+    labels?: Record<string, string>;
     deletionTimestamp?: string | Date;
   };
   /** Pod spec. */
@@ -92,18 +93,23 @@ function slimContainer(c: ContainerLike): ContainerLike {
   };
 }
 
+/** The entries of `map` whose keys are among `keys`. */
+function picked(map: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> {
+  return Object.fromEntries(keys.filter((k) => map?.[k] !== undefined).map((k) => [k, map![k]]));
+}
+
 /**
- * A pod trimmed to what GPU assignment reads (identity, annotations it names, containers' resources,
- * node and phase), so a role watching every pod holds little per pod.
+ * A pod trimmed to what GPU assignment reads (identity, the annotations and labels it names, containers'
+ * resources, node and phase), so a role watching every pod holds little per pod.
  */
 export function slimPod<P extends PodLike & { metadata?: { resourceVersion?: string } }>(
   pod: P,
-  annotationKeys: string[] = [],
+  annotationKeys: readonly string[] = [],
+  labelKeys: readonly string[] = [],
 ): P {
   const meta = pod.metadata ?? {};
-  const annotations = Object.fromEntries(
-    annotationKeys.filter((k) => meta.annotations?.[k] !== undefined).map((k) => [k, meta.annotations![k]]),
-  );
+  const annotations = picked(meta.annotations, annotationKeys);
+  const labels = picked(meta.labels, labelKeys);
   return {
     metadata: {
       name: meta.name,
@@ -113,6 +119,7 @@ export function slimPod<P extends PodLike & { metadata?: { resourceVersion?: str
       creationTimestamp: meta.creationTimestamp,
       ...(meta.deletionTimestamp ? { deletionTimestamp: meta.deletionTimestamp } : {}),
       ...(Object.keys(annotations).length ? { annotations } : {}),
+      ...(Object.keys(labels).length ? { labels } : {}),
     },
     spec: {
       nodeName: pod.spec?.nodeName,

@@ -48,6 +48,13 @@ import { decideMigConfig, MIG_CONFIG_LABEL, MIG_CONFIG_STATE_LABEL } from "./mig
 import { asksForMigDevices } from "./mig_devices.ts";
 import { HAMI_ALLOCATED_ANNOTATION } from "../core/hami.ts";
 import { hamiGpuUses } from "./hami_pods.ts";
+import {
+  fractionalGpus,
+  inGpuGroup,
+  KAI_POD_KEYS,
+  reservationsToAnnotate,
+  RESERVED_GPU_ANNOTATION,
+} from "./kai_fractions.ts";
 
 /** Field manager of every write status-updater makes. */
 export const STATUS_UPDATER_MANAGER = "fakegpu";
@@ -62,6 +69,8 @@ export interface StatusUpdaterOptions {
   topologyFile?: string;
   /** Nodes reconciled at the same time. */
   workers: number;
+  /** Namespace of KAI's reservation pods (fractional GPUs). */
+  reservationNamespace: string;
   /** Stops the controller. */
   signal: AbortSignal;
 }
@@ -101,12 +110,17 @@ export async function runStatusUpdaterController(
     fieldSelector: "spec.nodeName!=",
     signal,
     transform: (pod) =>
-      slimPod(pod, [
-        UTILIZATION_ANNOTATION,
-        MEMORY_ANNOTATION,
-        KUBELET_GPUS_ANNOTATION,
-        HAMI_ALLOCATED_ANNOTATION,
-      ]),
+      slimPod(
+        pod,
+        [
+          UTILIZATION_ANNOTATION,
+          MEMORY_ANNOTATION,
+          KUBELET_GPUS_ANNOTATION,
+          HAMI_ALLOCATED_ANNOTATION,
+          ...KAI_POD_KEYS.annotations,
+        ],
+        KAI_POD_KEYS.labels,
+      ),
     onChange: (change) => {
       if (change.type === "synced") return;
       const pod = change.object;
@@ -119,7 +133,7 @@ export async function runStatusUpdaterController(
       podsByNode.set(node, onNode);
       // An update of what slimPod() drops (conditions, IPs) changes no GPU.
       if (change.type === "upsert" && change.previous && sameApartFromVersion(change.previous, pod)) return;
-      const asksForGpus = (p: Pod) => podGpuDemand(p).total > 0 || asksForMigDevices(p);
+      const asksForGpus = (p: Pod) => podGpuDemand(p).total > 0 || asksForMigDevices(p) || inGpuGroup(p);
       const mattered = change.type === "upsert" && change.previous && asksForGpus(change.previous);
       const claimed = [...(claimsByNode.get(node)?.values() ?? [])].some((c) =>
         claimReservedFor(c, pod.metadata?.uid)
@@ -208,6 +222,16 @@ export async function runStatusUpdaterController(
       pool.gpuCount,
       pool.replicas,
     );
+    // KAI fractions: reservation pods hold the GPU their annotation names, for their group's fraction pods.
+    const fractions = fractionalGpus(
+      podsOnNode,
+      gpuDevices(name, pool.model, pool.gpuCount),
+      pool.model.memoryMiB,
+      options.reservationNamespace,
+    );
+    for (const { pod, message } of fractions.problems) {
+      void reportOnce(pod as Pod, "InvalidGpuFraction", `${message}; ignored`);
+    }
     // HAMi: its scheduler chose each pod's GPUs and memory; a pod it gave none usable gets no GPU from fakegpu.
     const hami = pool.sharing && kwok
       ? hamiGpuUses(podsOnNode, gpuDevices(name, pool.model, pool.gpuCount))
@@ -247,7 +271,9 @@ export async function runStatusUpdaterController(
       migStrategy: topology.migStrategy,
       kwok,
       previous: entry?.state,
-      pods: podsOnNode.filter((p) => !refused.has(p.metadata?.uid)),
+      pods: podsOnNode.filter((p) =>
+        !fractions.reservations.has(p.metadata?.uid ?? "") && !refused.has(p.metadata?.uid)
+      ),
       utilizationOf: (pod) => {
         const parsed = parseUtilization(pod);
         if (parsed.error) {
@@ -265,6 +291,7 @@ export async function runStatusUpdaterController(
       faults: faults.faults,
       claimed: new Map([
         ...plainUses(new Map([...claimed.byIndex, ...shared, ...allocated])),
+        ...fractions.reserved,
         ...hami?.uses ?? [],
       ]),
       claimedMig: claimed.byMigDevice,
@@ -290,6 +317,27 @@ export async function runStatusUpdaterController(
         pool: poolName,
         gpus: decision.state.devices.length,
         held: decision.state.devices.filter((d) => d.holders).length,
+      });
+    }
+    for (
+      const { pod, uuid } of reservationsToAnnotate(
+        podsOnNode,
+        decision.state.devices,
+        options.reservationNamespace,
+      )
+    ) {
+      try {
+        await client.mergePatch(`/api/v1/namespaces/${pod.metadata?.namespace}/pods/${pod.metadata?.name}`, {
+          metadata: { annotations: { [RESERVED_GPU_ANNOTATION]: uuid } },
+        });
+      } catch (error) {
+        // The pod is gone: its GPU is freed when its deletion is seen.
+        if (error instanceof KubeApiError && error.status === 404) continue;
+        throw error;
+      }
+      log.info("GPU reserved for a KAI fraction group", {
+        pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`,
+        uuid,
       });
     }
     for (const p of decision.unsatisfied) {

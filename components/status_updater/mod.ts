@@ -9,15 +9,25 @@ import { z } from "zod";
 import { COMMON_FLAGS, commonFlagsSchema, runRole } from "../core/role_runtime.ts";
 import type { FlagSpec } from "../core/flags.ts";
 import { runStatusUpdaterController } from "./controller.ts";
+import { DEFAULT_RESERVATION_NAMESPACE } from "./kai_fractions.ts";
 
 /** Flags of `fakegpu status-updater`. */
 export const STATUS_UPDATER_FLAGS: FlagSpec[] = [
   ...COMMON_FLAGS,
   { name: "workers", description: "nodes reconciled at the same time", defaultText: "8" },
+  {
+    name: "reservation-namespace",
+    description: "namespace of KAI's reservation pods (fractional GPUs)",
+    defaultText: DEFAULT_RESERVATION_NAMESPACE,
+  },
 ];
 
 const schema = commonFlagsSchema.extend({
   workers: z.coerce.number().int().min(1).max(64).default(8),
+  reservationNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "expected a namespace name").max(
+    63,
+  )
+    .default(DEFAULT_RESERVATION_NAMESPACE),
 });
 
 /** Runs status-updater with the given command-line arguments until SIGINT/SIGTERM or `signal`. */
@@ -34,6 +44,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<void> 
         topologyConfigMap: flags.topologyConfigmap,
         topologyFile: flags.topologyFile,
         workers: flags.workers,
+        reservationNamespace: flags.reservationNamespace,
         signal,
       }),
   });

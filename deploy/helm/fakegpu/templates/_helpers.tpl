@@ -27,7 +27,7 @@ list the same.
   leaderElect: true
   clusterRules:
     - {apiGroups: [""], resources: [nodes], verbs: [list, watch, patch]}
-    - {apiGroups: [""], resources: [pods], verbs: [list, watch]}
+    - {apiGroups: [""], resources: [pods], verbs: [list, watch, patch]}
     - {apiGroups: [""], resources: [events], verbs: [create]}
     - {apiGroups: [resource.k8s.io], resources: [resourceclaims], verbs: [list, watch]}
   namespaceRules:

@@ -76,3 +76,23 @@ Deno.test("a GPU fallen off the bus: no series in the exporter, and nvidia-smi c
   assert.deepEqual(system.gpus.map((g) => g.uuid), [state.devices[1].uuid]);
   assert.deepEqual(system.lost, [state.devices[0].pciBusId]);
 });
+
+Deno.test("a GPU shared by several pods: one process per pod, their memory adding up to the exporter's FB_USED", () => {
+  const state = h100Node();
+  const [owner] = state.devices[1].holders!;
+  const guest = { ...owner, pod: "guest-0", podUid: "uid-guest", container: "guest", memoryUsedMiB: 8192 };
+  state.devices[1] = { ...state.devices[1], holders: [owner, guest] };
+  const source = new MetricsSource(loadCounters(undefined), { kind: "kwok" });
+  source.update(state.node, state);
+  const series = scrape([...source.render(T, "text")].map((c) => new TextDecoder().decode(c)).join(""));
+  const fbUsed = series.find((s) =>
+    s.name === "DCGM_FI_DEV_FB_USED" && s.labels.UUID === state.devices[1].uuid
+  )!;
+  assert.equal(fbUsed.value, owner.memoryUsedMiB! + 8192);
+  assert.equal(fbUsed.labels.pod, owner.pod, "the exporter labels a shared GPU with its first holder");
+  const system = systemView(state, state.devices, new Date(T * 1000));
+  assert.deepEqual(system.gpus[1].processes.map((p) => [p.name, p.usedMiB]), [
+    [owner.container, owner.memoryUsedMiB],
+    ["guest", 8192],
+  ]);
+});

@@ -312,6 +312,27 @@ Deno.test("HAMi shares a KWOK node's GPUs: registration, the bind protocol, node
         }
       },
     );
+
+    await t.step(
+      "a pool that stops sharing through HAMi loses its registration and split count",
+      async () => {
+        const plain = TOPOLOGY.replace(/\n    sharing:\n      hami: \{splitCount: 4.*\n/, "\n");
+        assert.notEqual(plain, TOPOLOGY);
+        await client.mergePatch(`/api/v1/namespaces/${NS}/configmaps/topology`, {
+          data: { "topology.yml": plain },
+        });
+        await waitFor("registration removed", async () => {
+          const n = await client.get<Obj>(`/api/v1/nodes/${TEXT_NODE}`);
+          const allocatable = (n?.status?.allocatable as Record<string, string> | undefined)
+            ?.["nvidia.com/gpu"];
+          return allocatable === "4" && n?.metadata?.annotations?.[HAMI_REGISTER_ANNOTATION] === undefined;
+        });
+        assert.ok(
+          (await annotationsOf(client, `/api/v1/nodes/${NODE}`))[HAMI_REGISTER_ANNOTATION],
+          "still HAMi",
+        );
+      },
+    );
   } finally {
     client.close();
     for (const role of roles) await role.stop();

@@ -56,7 +56,12 @@ function holder(
 export function h100Node(driverVersion = "580.105.08", cudaVersion = "13.0"): NodeGpuState {
   const train = holder("train-0", "6f1c3f1e-2b7a-4c55-9d1e-0a5b1c2d3e4f", "trainer", [40, 90], 40960);
   return {
-    ...twoGpuNode("h100", driverVersion, cudaVersion, ([idle, busy]) => [idle, { ...busy, holders: [train] }]),
+    ...twoGpuNode(
+      "h100",
+      driverVersion,
+      cudaVersion,
+      ([idle, busy]) => [idle, { ...busy, holders: [train] }],
+    ),
     migStrategy: "none",
   };
 }

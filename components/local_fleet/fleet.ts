@@ -28,6 +28,17 @@ export interface FleetNodePlan {
 /** Node capacity of every fleet node (no GPUs: fakegpu advertises those). */
 export const FLEET_NODE_CAPACITY = { cpu: "96", memory: "1024Gi", pods: "110" };
 
+/**
+ * RuntimeClass `nvidia` (handler `runc`), as the chart and the GPU operator create it: schedulers such as KAI
+ * put `runtimeClassName: nvidia` on GPU pods, which the API server refuses while the class is missing.
+ */
+export const NVIDIA_RUNTIME_CLASS = {
+  apiVersion: "node.k8s.io/v1",
+  kind: "RuntimeClass",
+  metadata: { name: "nvidia", labels: { "app.kubernetes.io/managed-by": "fakegpu" } },
+  handler: "runc",
+};
+
 /** The KWOK nodes for a topology: `nodeCount` nodes per pool (1 when unset), pools in name order. */
 export function fleetNodes(topology: ClusterTopology): FleetNodePlan[] {
   const plan: FleetNodePlan[] = [];

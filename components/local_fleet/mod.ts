@@ -15,7 +15,7 @@ import { connect, type KubeClient } from "../core/kube/client.ts";
 import { ROLE_V8_FLAGS } from "../core/role_runtime.ts";
 import { DEFAULT_TOPOLOGY_YAML, parseTopologyYaml } from "../core/topology_config.ts";
 import { startControlPlane } from "./control_plane.ts";
-import { type FleetNodePlan, fleetNodes, fleetTable } from "./fleet.ts";
+import { type FleetNodePlan, fleetNodes, fleetTable, NVIDIA_RUNTIME_CLASS } from "./fleet.ts";
 
 /** Flags of `fakegpu local-fleet`. */
 export const LOCAL_FLEET_FLAGS: FlagSpec[] = [
@@ -177,6 +177,7 @@ export async function main(args: string[]): Promise<void> {
       metadata: { name: "topology", namespace: ns },
       data: { "topology.yml": topologyText },
     });
+    await ensureObject(client, "/apis/node.k8s.io/v1/runtimeclasses", NVIDIA_RUNTIME_CLASS);
     say(`creating ${plan.length} KWOK nodes`);
     for (const node of plan) await ensureObject(client, "/api/v1/nodes", node.object);
     const roleArgs = ["--kubeconfig", controlPlane.kubeconfigPath, "--namespace", ns];

@@ -2,12 +2,13 @@
 # Builds the real control plane used by fakegpu's tests and demo from upstream Go modules:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes), etcd, kwok,
 # kwokctl and helm; for the real-kubelet test tier also kubelet and fakegpu's fake container runtime
-# (tests/kubelet/fake_runtime). Output goes to a versioned cache directory outside the repository, with a stamp
+# (tests/kubelet/fake_runtime); for the scheduler tests Volcano (vc-scheduler, vc-controller-manager) and Kueue,
+# each in its own subdirectory with the CRDs and configuration copied from its module. Output goes to a versioned cache directory outside the repository, with a stamp
 # file; a warm cache makes this a no-op. Prints the bin directory as its last line.
 #
 # Environment:
 #   FAKEGPU_CACHE   cache root (default: ~/.cache/fakegpu)
-#   FAKEGPU_BUILD_ONLY  space-separated subset of: k8s etcd kwok helm kubelet (default: all)
+#   FAKEGPU_BUILD_ONLY  space-separated subset of: k8s etcd kwok helm kubelet volcano kueue (default: all)
 set -euo pipefail
 
 K8S_VERSION=v1.36.1
@@ -15,10 +16,12 @@ K8S_STAGING_VERSION=v0.36.1
 ETCD_VERSION=v3.6.10
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v4.2.4
+VOLCANO_VERSION=v1.10.0
+KUEUE_VERSION=v0.17.0
 
 CACHE_ROOT=${FAKEGPU_CACHE:-$HOME/.cache/fakegpu}
 BIN_DIR="$CACHE_ROOT/bin/k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
-PARTS=${FAKEGPU_BUILD_ONLY:-k8s etcd kwok helm kubelet}
+PARTS=${FAKEGPU_BUILD_ONLY:-k8s etcd kwok helm kubelet volcano kueue}
 FAKE_RUNTIME_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../kubelet/fake_runtime" && pwd)
 
 log() { printf '[cluster:build] %s\n' "$*" >&2; }
@@ -33,6 +36,9 @@ go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false -mod=mod"
 export GOMODCACHE="$CACHE_ROOT/gomod" GOCACHE="$CACHE_ROOT/gobuild"
 mkdir -p "$BIN_DIR" "$GOMODCACHE" "$GOCACHE"
+# One build at a time per cache: test files and helpers running at once all call this script.
+exec 9>"$BIN_DIR/.build.lock"
+flock 9
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -138,6 +144,45 @@ build_helm() {
   touch "$BIN_DIR/.stamp-helm"
 }
 
+# module_dir <module@version>: the module's source directory in the module cache (downloaded when missing).
+module_dir() {
+  (cd "$WORK" && go mod download -json "$1") | sed -nE 's/^\t"Dir": "(.*)",$/\1/p'
+}
+
+# Volcano in $BIN_DIR/volcano: vc-scheduler, vc-controller-manager, crd/*.yaml (volcano and jobflow groups)
+# and volcano-scheduler.conf. Built inside a copy of the module, whose replace directives pin its k8s.io modules.
+build_volcano() {
+  local dir="$BIN_DIR/volcano" src ldf
+  stamp_ok "volcano-$VOLCANO_VERSION" volcano/vc-scheduler volcano/vc-controller-manager \
+    && { log "volcano $VOLCANO_VERSION cached"; return; }
+  check_proxy
+  rm -rf "$dir" "$BIN_DIR"/.stamp-volcano-*
+  src=$(module_dir "volcano.sh/volcano@$VOLCANO_VERSION")
+  cp -r "$src" "$WORK/volcano" && chmod -R u+w "$WORK/volcano" && cd "$WORK/volcano"
+  mkdir -p "$dir/crd"
+  ldf="-s -w -X volcano.sh/volcano/pkg/version.Version=$VOLCANO_VERSION"
+  timed vc-scheduler go build -ldflags "$ldf" -o "$dir/vc-scheduler" ./cmd/scheduler
+  timed vc-controller-manager go build -ldflags "$ldf" -o "$dir/vc-controller-manager" ./cmd/controller-manager
+  cp config/crd/volcano/bases/*.yaml config/crd/jobflow/bases/*.yaml "$dir/crd/"
+  cp installer/helm/chart/volcano/config/volcano-scheduler.conf "$dir/"
+  touch "$BIN_DIR/.stamp-volcano-$VOLCANO_VERSION"
+}
+
+# Kueue in $BIN_DIR/kueue: the kueue manager and crd/*.yaml.
+build_kueue() {
+  local dir="$BIN_DIR/kueue" src
+  stamp_ok "kueue-$KUEUE_VERSION" kueue/kueue && { log "kueue $KUEUE_VERSION cached"; return; }
+  check_proxy
+  rm -rf "$dir" "$BIN_DIR"/.stamp-kueue-*
+  mkdir -p "$dir/crd"
+  timed kueue env GOBIN="$dir" go install \
+    -ldflags "-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION" "sigs.k8s.io/kueue/cmd/kueue@$KUEUE_VERSION"
+  src=$(module_dir "sigs.k8s.io/kueue@$KUEUE_VERSION")
+  cp "$src"/config/components/crd/bases/*.yaml "$dir/crd/"
+  chmod u+w "$dir"/crd/*.yaml
+  touch "$BIN_DIR/.stamp-kueue-$KUEUE_VERSION"
+}
+
 total_start=$SECONDS
 for part in $PARTS; do
   case "$part" in
@@ -146,7 +191,9 @@ for part in $PARTS; do
     kwok) build_kwok ;;
     helm) build_helm ;;
     kubelet) build_kubelet ;;
-    *) die "unknown part '$part' in FAKEGPU_BUILD_ONLY (expected k8s, etcd, kwok, helm, kubelet)" ;;
+    volcano) build_volcano ;;
+    kueue) build_kueue ;;
+    *) die "unknown part '$part' in FAKEGPU_BUILD_ONLY (expected k8s, etcd, kwok, helm, kubelet, volcano, kueue)" ;;
   esac
 done
 log "control plane ready in $BIN_DIR ($((SECONDS - total_start))s)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a machine for fakegpu's tests and demo, idempotently:
 #   1. installs Debian's `prometheus` package (brings `promtool`) when either binary is missing;
-#   2. builds (or finds cached) the control plane binaries, kubelet and the fake runtime with build.sh.
+#   2. builds (or finds cached) the control plane binaries, kubelet, the fake runtime, Volcano and Kueue with
+#      build.sh.
 # Meant for a fresh Debian machine run as root; on a prepared machine it only checks and returns.
 # Progress goes to stderr; the last stdout line is the control plane bin directory.
 set -euo pipefail
@@ -43,7 +44,8 @@ ensure_prometheus
 log "building control plane binaries (no-op when cached)"
 build_out=$(bash "$HERE/build.sh") || die "tests/cluster/build.sh failed (see its output above)"
 bin_dir=$(printf '%s\n' "$build_out" | tail -n1)
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl helm kubelet fake-runtime; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl helm kubelet fake-runtime \
+  volcano/vc-scheduler volcano/vc-controller-manager kueue/kueue; do
   [ -x "$bin_dir/$b" ] || die "build.sh reported '$bin_dir' but $b is missing there"
 done
 log "ready: control plane binaries in $bin_dir"

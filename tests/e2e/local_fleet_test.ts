@@ -1,14 +1,21 @@
 /**
  * `fakegpu local-fleet` with its output piped into a reader that goes away, as `deno task fleet | tee log`
  * does on Ctrl-C: the fleet is still torn down, with no control-plane or role process, listening port or
- * file of the cluster left behind, both on SIGINT and when only the reader goes.
+ * file of the cluster left behind, both on SIGINT and when only the reader goes. While the fleet is up, a GPU
+ * pod with `runtimeClassName: nvidia` is admitted (local-fleet creates the RuntimeClass) and runs.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { isProcessAlive, portOf, readComponentPids } from "../../components/local_fleet/control_plane.ts";
-import { findControlPlaneBinDir } from "../cluster/harness.ts";
+import {
+  isProcessAlive,
+  portOf,
+  readComponentPids,
+  runKubectl,
+} from "../../components/local_fleet/control_plane.ts";
+import { gpuPod } from "../cluster/fleet_fixtures.ts";
+import { findControlPlaneBinDir, waitFor } from "../cluster/harness.ts";
 import { freePort } from "../cluster/prometheus.ts";
 
 const MAIN = decodeURIComponent(new URL("../../main.ts", import.meta.url).pathname);
@@ -46,9 +53,24 @@ async function refused(port: number): Promise<boolean> {
   }
 }
 
+/** A GPU pod with `runtimeClassName: nvidia` (as KAI writes it) is admitted by the fleet and runs. */
+async function runtimeClassPodRuns(binDir: string, kubeconfigPath: string): Promise<void> {
+  const plane = { binDir, kubeconfigPath };
+  const pod = gpuPod("nvidia-runtime", 1, { "gpu-pool": "a100" }) as { spec: Record<string, unknown> };
+  pod.spec.runtimeClassName = "nvidia";
+  await runKubectl(plane, ["apply", "-f", "-"], JSON.stringify(pod));
+  await waitFor(
+    "the runtimeClassName: nvidia pod Running",
+    async () =>
+      (await runKubectl(plane, ["get", "pod", "nvidia-runtime", "-o", "jsonpath={.status.phase}"])) ===
+        "Running",
+  );
+}
+
 async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Promise<void> {
   const workdir = await Deno.makeTempDir({ prefix: "fakegpu-fleet-pipe-" });
   const metricsPort = freePort();
+  const binDir = await findControlPlaneBinDir();
   try {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -57,7 +79,7 @@ async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Pro
         MAIN,
         "local-fleet",
         "--bin-dir",
-        await findControlPlaneBinDir(),
+        binDir,
         "--kwok-workdir",
         workdir,
         "--metrics-port",
@@ -83,6 +105,11 @@ async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Pro
     const pids = [...await readComponentPids(clusterDir), ...await processesNaming(kubeconfig)];
     assert.ok(pids.length >= 8, `control plane and roles running: ${pids.join(", ")}`);
     assert.equal(await refused(metricsPort), false, "dcgm-exporter listens");
+    await runtimeClassPodRuns(binDir, kubeconfig).catch(async (error) => {
+      child.kill("SIGINT");
+      await child.status;
+      throw error;
+    });
 
     // The reader exits: both ends of its pipes close, later writes fail with BrokenPipe.
     await Promise.all([out.cancel(), err.cancel()]);

@@ -10,6 +10,11 @@ import { readComponentPids } from "../../components/local_fleet/control_plane.ts
 export interface ProcStats {
   /** Peak resident set size (`VmHWM`) in MiB. */
   peakRssMiB: number;
+  /**
+   * Resident file pages now (`RssFile`) in MiB: for a role, mostly the Deno executable's code, shared by every
+   * role on the machine.
+   */
+  fileRssMiB: number;
   /** CPU seconds spent so far. */
   cpuSeconds: number;
 }
@@ -17,10 +22,14 @@ export interface ProcStats {
 /** Reads {@link ProcStats} of a live process from /proc. */
 export async function procStats(pid: number): Promise<ProcStats> {
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { peakRssMiB: hwm / 1024, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 };
+  return {
+    peakRssMiB: kib("VmHWM") / 1024,
+    fileRssMiB: kib("RssFile") / 1024,
+    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100,
+  };
 }
 
 /** CPU seconds spent so far by every component of the control plane (etcd, apiserver, kcm, scheduler, kwok). */

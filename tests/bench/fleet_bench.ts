@@ -231,7 +231,10 @@ if (churn > 0) {
 if (scrapes > 0) await benchmarkScrapes();
 const stats = await Promise.all(roles.map(async (r) => ({ role: r.role, ...(await procStats(r.pid)) })));
 for (const s of stats) {
-  console.log(`${s.role}: peak RSS ${s.peakRssMiB.toFixed(0)} MiB, CPU ${s.cpuSeconds.toFixed(1)} s`);
+  console.log(
+    `${s.role}: peak RSS ${s.peakRssMiB.toFixed(0)} MiB (${s.fileRssMiB.toFixed(0)} MiB of it file pages, ` +
+      `the Deno executable's), CPU ${s.cpuSeconds.toFixed(1)} s`,
+  );
 }
 if (stats.length) {
   console.log(`roles' CPU in total: ${stats.reduce((t, s) => t + s.cpuSeconds, 0).toFixed(1)} s`);

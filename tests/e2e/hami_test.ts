@@ -316,7 +316,7 @@ Deno.test("HAMi shares a KWOK node's GPUs: registration, the bind protocol, node
     await t.step(
       "a pool that stops sharing through HAMi loses its registration and split count",
       async () => {
-        const plain = TOPOLOGY.replace(/\n    sharing:\n      hami: \{splitCount: 4.*\n/, "\n");
+        const plain = TOPOLOGY.replace(/\n {4}sharing:\n {6}hami: \{splitCount: 4.*\n/, "\n");
         assert.notEqual(plain, TOPOLOGY);
         await client.mergePatch(`/api/v1/namespaces/${NS}/configmaps/topology`, {
           data: { "topology.yml": plain },

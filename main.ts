@@ -5,8 +5,9 @@
  * @module
  */
 import process from "node:process";
-import { UsageError } from "./components/core/flags.ts";
-import { log } from "./components/core/log.ts";
+import { type FlagSpec, splitArgsAmongRoles, UsageError } from "./components/core/flags.ts";
+import { log, setLogRole } from "./components/core/log.ts";
+import { shareFleetWatches } from "./components/core/fleet_watch.ts";
 import { TopologyConfigError } from "./components/core/topology_config.ts";
 
 /** fakegpu's version. */
@@ -14,8 +15,10 @@ export const VERSION = "0.1.0";
 
 /** A role's entry point. */
 export interface RoleModule {
-  /** Runs the role with its arguments until it is stopped; a number is the process exit code. */
-  main(args: string[]): Promise<void | number>;
+  /** Runs the role with its arguments until it is stopped (or `signal` aborts); a number is the exit code. */
+  main(args: string[], signal?: AbortSignal): Promise<void | number>;
+  /** The role's flags: present on the long-running roles, which can run together in one process. */
+  FLAGS?: FlagSpec[];
 }
 
 /** A role the executable can run. */
@@ -67,6 +70,7 @@ export function usage(): string {
   return `fakegpu ${VERSION}: a Kubernetes GPU simulator
 
 Usage: fakegpu <role> [flags]
+       fakegpu <role>+<role>[+…] [flags]   several long-running roles in one process
        fakegpu <role> --help
        fakegpu --version
 
@@ -102,6 +106,7 @@ export async function run(args: string[], invokedAs?: string): Promise<number> {
     console.log(`fakegpu ${VERSION}`);
     return 0;
   }
+  if (role.includes("+")) return await runTogether(role, rest);
   const entry = ROLES[role];
   if (!entry) {
     console.error(`fakegpu: unknown role "${role}"\n\n${usage()}`);
@@ -112,14 +117,60 @@ export async function run(args: string[], invokedAs?: string): Promise<number> {
     const code = await module.main(rest);
     return typeof code === "number" ? code : 0;
   } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`fakegpu ${role}: ${err.message}\nRun "fakegpu ${role} --help" for the flags.`);
-      return 2;
-    }
-    console.error(`fakegpu ${role}: ${(err as Error).message}`);
-    log.debug("role failed", { error: err, stack: (err as Error).stack });
-    return err instanceof TopologyConfigError ? 2 : 1;
+    return reportFailure(role, err);
   }
+}
+
+/** Prints why a role failed and returns the exit code: 2 for a bad command line or topology, else 1. */
+function reportFailure(role: string, err: unknown): number {
+  if (err instanceof UsageError) {
+    console.error(`fakegpu ${role}: ${err.message}\nRun "fakegpu ${role} --help" for the flags.`);
+    return 2;
+  }
+  console.error(`fakegpu ${role}: ${(err as Error).message}`);
+  log.debug("role failed", { error: err, stack: (err as Error).stack });
+  return err instanceof TopologyConfigError ? 2 : 1;
+}
+
+/**
+ * Runs several long-running roles in one process (`status-updater+device-plugin`): one runtime, and one
+ * shared watch of the fleet, instead of one process each. Each role gets the flags it takes; when one
+ * stops, the others stop too.
+ */
+async function runTogether(joined: string, args: string[]): Promise<number> {
+  const names = joined.split("+");
+  const unknown = names.find((name) => !ROLES[name]);
+  if (unknown !== undefined || new Set(names).size !== names.length) {
+    console.error(
+      `fakegpu: "${joined}": ${
+        unknown !== undefined ? `unknown role "${unknown}"` : "a role is named twice"
+      }\n\n${usage()}`,
+    );
+    return 2;
+  }
+  const modules = await Promise.all(names.map((name) => ROLES[name].load()));
+  const single = names.find((_, i) => !modules[i].FLAGS);
+  if (single) {
+    console.error(`fakegpu: ${single} runs on its own, not together with other roles`);
+    return 2;
+  }
+  let argsByRole: string[][];
+  try {
+    argsByRole = splitArgsAmongRoles(args, modules.map((m) => m.FLAGS!));
+  } catch (err) {
+    return reportFailure(joined, err);
+  }
+  setLogRole(joined, true);
+  shareFleetWatches();
+  const stop = new AbortController();
+  const results = await Promise.allSettled(
+    modules.map((m, i) => m.main(argsByRole[i], stop.signal).finally(() => stop.abort())),
+  );
+  // A bad command line is the cause when there is one: the other roles then failed only by stopping early.
+  const reason = (i: number) => (results[i] as PromiseRejectedResult).reason;
+  const rejected = names.map((_, i) => i).filter((i) => results[i].status === "rejected");
+  const failed = rejected.find((i) => reason(i) instanceof UsageError) ?? rejected[0];
+  return failed === undefined ? 0 : reportFailure(names[failed], reason(failed));
 }
 
 if (import.meta.main) {

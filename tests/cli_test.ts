@@ -46,6 +46,31 @@ Deno.test("a role rejects a bad flag naming it, with exit code 2", async () => {
   assert.match(workers.stderr, /--workers:/);
 });
 
+Deno.test("roles joined with + refuse unknown or one-shot roles and flags no role takes, exit code 2", async () => {
+  const unknown = await fakegpu("status-updater+gpu-wizard");
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown role "gpu-wizard"/);
+  const twice = await fakegpu("device-plugin+device-plugin");
+  assert.equal(twice.code, 2);
+  assert.match(twice.stderr, /a role is named twice/);
+  const oneShot = await fakegpu("status-updater+nvidia-smi");
+  assert.equal(oneShot.code, 2);
+  assert.match(oneShot.stderr, /nvidia-smi runs on its own/);
+  const flag = await fakegpu("status-updater+device-plugin", "--colour=blue");
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /Unknown flag "--colour"/);
+  const value = await fakegpu("status-updater+device-plugin", "--node-scope", "everywhere");
+  assert.equal(value.code, 2);
+  assert.match(value.stderr, /fakegpu device-plugin: --node-scope: expected "kwok" or "this-node"/);
+});
+
+Deno.test("roles joined with + print each role's flags for --help", async () => {
+  const { code, stdout } = await fakegpu("status-updater+dcgm-exporter", "--help");
+  assert.equal(code, 0);
+  assert.match(stdout, /Usage: fakegpu status-updater \[flags\][^]*--reservation-namespace/);
+  assert.match(stdout, /Usage: fakegpu dcgm-exporter \[flags\][^]*--collectors/);
+});
+
 Deno.test("dra-plugin and device-plugin --node-scope this-node need the node's name", async () => {
   for (const role of ["dra-plugin", "device-plugin"]) {
     const { code, stderr } = await fakegpu(role, "--node-scope", "this-node");

@@ -126,6 +126,42 @@ export function printHelpIfAsked(role: string, args: string[], specs: FlagSpec[]
   return true;
 }
 
+/**
+ * Splits one command line among roles run in one process (`fakegpu status-updater+device-plugin …`): each
+ * flag, with its value, goes to every role that takes it, spelt `--name`; `--help` goes to all. A flag no
+ * role takes is a {@link UsageError}.
+ *
+ * @param args The shared command line (after the role names).
+ * @param specsByRole Each role's flags, in the order the roles were named.
+ * @returns Each role's own arguments, in the same order.
+ */
+export function splitArgsAmongRoles(args: string[], specsByRole: FlagSpec[][]): string[][] {
+  const split = specsByRole.map((): string[] => []);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") {
+      for (const own of split) own.push(arg);
+      continue;
+    }
+    const short = /^-([a-zA-Z])$/.exec(arg)?.[1];
+    const long = /^--([a-z0-9-]+)(=.*)?$/.exec(arg);
+    const spec = specsByRole.flat().find((s) => short ? s.short === short : s.name === long?.[1]);
+    if (!spec) {
+      throw new UsageError(
+        short || long ? `Unknown flag "${arg.split("=")[0]}"` : `Unexpected argument "${arg}"`,
+      );
+    }
+    const tokens = [`--${spec.name}${long?.[2] ?? ""}`];
+    if (!spec.boolean && long?.[2] === undefined && i + 1 < args.length && !args[i + 1].startsWith("--")) {
+      tokens.push(args[++i]);
+    }
+    specsByRole.forEach((specs, role) => {
+      if (specs.some((s) => s.name === spec.name)) split[role].push(...tokens);
+    });
+  }
+  return split;
+}
+
 /** A `[host]:port` listen address, as the roles' address flags take it (e.g. `:9400`, `127.0.0.1:0`). */
 export const LISTEN_ADDRESS_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[^:\s]*):\d{1,5}$/;
 

@@ -15,6 +15,7 @@ import {
 } from "./node_state.ts";
 import { log } from "./log.ts";
 import { GPU_FAULTS_ANNOTATION } from "./gpu_faults.ts";
+import { HAMI_HANDSHAKE_ANNOTATION, HAMI_REGISTER_ANNOTATION } from "./hami.ts";
 import type { KubeClient, KubeObject } from "./kube/client.ts";
 import { type Reflector, sameApartFromVersion, startReflector } from "./kube/reflector.ts";
 import { watchTopology } from "./topology_source.ts";
@@ -36,16 +37,21 @@ export interface NodeObject extends KubeObject {
 /** Field managers whose ownership the roles read from `managedFields` (fakegpu's own). */
 const OWN_MANAGER_PREFIX = "fakegpu";
 
-/** Node annotations the roles read. */
-const KEPT_ANNOTATIONS = [KWOK_NODE_ANNOTATION, GPU_FAULTS_ANNOTATION];
+/** Node annotations the roles read: KWOK's marker, simulated faults, HAMi's registration and handshake. */
+const KEPT_ANNOTATIONS = [
+  KWOK_NODE_ANNOTATION,
+  GPU_FAULTS_ANNOTATION,
+  HAMI_REGISTER_ANNOTATION,
+  HAMI_HANDSHAKE_ANNOTATION,
+];
 
 /**
- * A Node trimmed to what the roles read: name, labels, the KWOK and fault annotations (and `extraAnnotations`),
- * fakegpu's own managed-field entries, capacity and allocatable. Keeps a 1000-node fleet cheap to hold in memory.
+ * A Node trimmed to what the roles read: name, labels, the annotations the roles read, fakegpu's own
+ * managed-field entries, capacity and allocatable. Keeps a 1000-node fleet cheap to hold in memory.
  */
-export function slimNode(node: NodeObject, extraAnnotations: readonly string[] = []): NodeObject {
+export function slimNode(node: NodeObject): NodeObject {
   const meta = node.metadata ?? {};
-  const kept = [...KEPT_ANNOTATIONS, ...extraAnnotations].filter((k) => meta.annotations?.[k] !== undefined);
+  const kept = KEPT_ANNOTATIONS.filter((k) => meta.annotations?.[k] !== undefined);
   const annotations = Object.fromEntries(kept.map((k) => [k, meta.annotations![k]]));
   const managed = (meta.managedFields ?? []).filter((entry) =>
     String((entry as { manager?: string }).manager ?? "").startsWith(OWN_MANAGER_PREFIX)
@@ -85,7 +91,7 @@ export interface FleetWatchOptions {
   topologyConfigMap: string;
   /** Topology file used instead of the ConfigMap. */
   topologyFile?: string;
-  /** Stops every watch. */
+  /** Stops this view (the watches stop once no view of them is left). */
   signal: AbortSignal;
   /** Role name for Events. */
   component: string;
@@ -95,11 +101,10 @@ export interface FleetWatchOptions {
   node?: string;
   /**
    * Whether the role reads node status (capacity, allocatable): a status change then counts. Without it the
-   * Nodes are watched as metadata only. @default true
+   * Nodes are watched as metadata only, unless the watch is shared with a role that reads status.
+   * @default true
    */
   readsNodeStatus?: boolean;
-  /** Node annotations the role reads besides the KWOK and fault ones; a change of them counts. */
-  nodeAnnotations?: readonly string[];
 }
 
 /** The live fleet view. */
@@ -116,35 +121,121 @@ export interface FleetWatch {
   nodeNames(): string[];
 }
 
-/** Starts watching topology, Nodes and state ConfigMaps. */
+/** One view's wishes: who to tell, and whether a change of node status counts for it. */
+interface Subscriber {
+  onNodeChanged: (node: string) => void;
+  readsNodeStatus: boolean;
+  ready: boolean;
+}
+
+/** The watches behind one or more {@link FleetWatch} views: topology, Nodes, state ConfigMaps. */
+interface FleetSource {
+  readonly ready: Promise<void>;
+  readonly subscribers: Set<Subscriber>;
+  topology(): ClusterTopology | undefined;
+  nodes: Reflector<NodeObject>;
+  states: Map<string, StateEntry>;
+  names(): string[];
+  stop(): void;
+}
+
+/** Sources shared by the roles of one process, by what they watch; empty unless {@link shareFleetWatches}. */
+const sharedSources = new Map<string, FleetSource>();
+let sharing = false;
+
+/**
+ * Makes the roles of this process share their fleet watches: views of the same cluster, namespace, topology
+ * and node set use one Node watch, one state watch (each state decoded once) and one topology watch. Nodes
+ * are then watched with their status. Used when several roles run in one process; the shared watches use
+ * the client of the role that started them, so the roles stop together.
+ */
+export function shareFleetWatches(): void {
+  sharing = true;
+}
+
+/** Starts watching topology, Nodes and state ConfigMaps (or joins this process's shared watches). */
 export function watchFleet(client: KubeClient, options: FleetWatchOptions): FleetWatch {
-  const { signal, namespace } = options;
+  const subscriber: Subscriber = {
+    onNodeChanged: options.onNodeChanged,
+    readsNodeStatus: options.readsNodeStatus ?? true,
+    ready: false,
+  };
+  const key = JSON.stringify([
+    client.server,
+    options.namespace,
+    options.topologyConfigMap,
+    options.topologyFile ?? "",
+    options.node ?? "",
+  ]);
+  let source = sharing ? sharedSources.get(key) : undefined;
+  if (!source) {
+    source = startFleetSource(client, options, sharing || subscriber.readsNodeStatus);
+    if (sharing) sharedSources.set(key, source);
+  }
+  const joined = source;
+  joined.subscribers.add(subscriber);
+  const leave = () => {
+    joined.subscribers.delete(subscriber);
+    if (joined.subscribers.size > 0) return;
+    joined.stop();
+    if (sharedSources.get(key) === joined) sharedSources.delete(key);
+  };
+  if (options.signal.aborted) leave();
+  else options.signal.addEventListener("abort", leave, { once: true });
+
+  return {
+    ready: joined.ready.then(() => {
+      if (options.signal.aborted) return;
+      subscriber.ready = true;
+      for (const name of joined.names()) subscriber.onNodeChanged(name);
+    }),
+    topology: () => {
+      const topology = joined.topology();
+      if (!topology) throw new Error("Topology is not loaded yet");
+      return topology;
+    },
+    node: (name) => joined.nodes.store.get(name),
+    state: (name) => joined.states.get(name),
+    nodeNames: () => joined.names(),
+  };
+}
+
+function startFleetSource(
+  client: KubeClient,
+  options: FleetWatchOptions,
+  readsNodeStatus: boolean,
+): FleetSource {
+  const stop = new AbortController();
+  const signal = stop.signal;
+  const subscribers = new Set<Subscriber>();
   let topology: ClusterTopology | undefined;
-  let isReady = false;
   const states = new Map<string, StateEntry>();
-  const changed = (name: string | undefined) => {
-    if (isReady && name) options.onNodeChanged(name);
+  const changed = (name: string | undefined, counts: (s: Subscriber) => boolean = () => true) => {
+    if (!name) return;
+    for (const s of subscribers) if (s.ready && counts(s)) s.onNodeChanged(name);
   };
 
   const nodes = startReflector<NodeObject>(client, {
     name: "nodes",
     path: "/api/v1/nodes",
     fieldSelector: options.node === undefined ? undefined : `metadata.name=${options.node}`,
-    // A role that reads no node status watches metadata only: KWOK's status patches then carry no body.
-    metadataOnly: !(options.readsNodeStatus ?? true),
+    // Read by nobody, node status is not watched: KWOK's status patches then carry no body.
+    metadataOnly: !readsNodeStatus,
     signal,
-    transform: (node) => slimNode(node, options.nodeAnnotations),
+    transform: (node) => slimNode(node),
     onChange: (change) => {
       if (change.type === "synced") return;
+      const name = change.object.metadata?.name;
       const { previous, object } = change.type === "upsert" ? change : {};
+      if (!previous || !object) return changed(name);
       // KWOK's heartbeats change nothing the roles read: no need to look at the node again.
-      const ignore = options.readsNodeStatus ?? true ? [] : ["status"];
-      if (previous && object && sameApartFromVersion(previous, object, ignore)) return;
-      changed(change.object.metadata?.name);
+      if (sameApartFromVersion(previous, object)) return;
+      const statusOnly = sameApartFromVersion(previous, object, ["status"]);
+      changed(name, (s) => s.readsNodeStatus || !statusOnly);
     },
   });
   const stateConfigMaps = watchNodeStates(client, {
-    namespace,
+    namespace: options.namespace,
     node: options.node,
     signal,
     onChange: (node, entry) => {
@@ -154,14 +245,14 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
     },
   });
   const topologyReady = watchTopology(client, {
-    namespace,
+    namespace: options.namespace,
     configMap: options.topologyConfigMap,
     file: options.topologyFile,
     signal,
     component: options.component,
     onChange: (next) => {
       topology = next;
-      if (isReady) { for (const name of names()) options.onNodeChanged(name); }
+      for (const name of names()) changed(name);
     },
   });
 
@@ -169,20 +260,14 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
     return [...new Set([...[...nodes.store.values()].map((n) => n.metadata!.name!), ...states.keys()])];
   }
 
-  const ready = Promise.all([topologyReady, nodes.synced, stateConfigMaps.synced]).then(() => {
-    isReady = true;
-    for (const name of names()) options.onNodeChanged(name);
-  });
-
   return {
-    ready,
-    topology: () => {
-      if (!topology) throw new Error("Topology is not loaded yet");
-      return topology;
-    },
-    node: (name) => nodes.store.get(name),
-    state: (name) => states.get(name),
-    nodeNames: names,
+    ready: Promise.all([topologyReady, nodes.synced, stateConfigMaps.synced]).then(() => {}),
+    subscribers,
+    topology: () => topology,
+    nodes,
+    states,
+    names,
+    stop: () => stop.abort(),
   };
 }
 

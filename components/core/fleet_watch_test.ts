@@ -41,8 +41,11 @@ Deno.test("slimNode() keeps what the roles read and drops the rest", () => {
   assert.equal(isKwokNode(slim), true);
   assert.deepEqual([...ownedMapKeys(slim, "fakegpu", ["metadata", "labels"])], ["nvidia.com/gpu.count"]);
   assert.equal(slim.metadata?.managedFields?.length, 1);
-  const extra = ["kubectl.kubernetes.io/last-applied-configuration", "hami.io/node-handshake"];
-  assert.deepEqual(slimNode(node, extra).metadata?.annotations, node.metadata.annotations);
+  const hami = {
+    ...node,
+    metadata: { ...node.metadata, annotations: { "hami.io/node-handshake": "Requesting_x" } },
+  };
+  assert.deepEqual(slimNode(hami).metadata?.annotations, hami.metadata.annotations);
 });
 
 Deno.test("isKwokNode() needs the annotation value fake", () => {

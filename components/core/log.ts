@@ -14,6 +14,7 @@ const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, er
 
 let threshold: LogLevel = readLevelFromEnv();
 let currentRole = "fakegpu";
+let roleFixed = false;
 
 function readLevelFromEnv(): LogLevel {
   let raw: string | undefined;
@@ -30,9 +31,14 @@ export function setLogLevel(level: LogLevel): void {
   threshold = level;
 }
 
-/** Sets the `role` field stamped on every line. */
-export function setLogRole(role: string): void {
+/**
+ * Sets the `role` field stamped on every line. `fixed` keeps it from then on: roles run together in one
+ * process (`status-updater+device-plugin`) log under their joint name.
+ */
+export function setLogRole(role: string, fixed = false): void {
+  if (roleFixed) return;
   currentRole = role;
+  roleFixed = fixed;
 }
 
 /** Extra structured fields of a log line, e.g. `{ node: "kwok-a100-0" }`. */

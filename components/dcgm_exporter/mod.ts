@@ -15,7 +15,7 @@ import { DEFAULT_COUNTERS_CSV } from "./fields.ts";
 import { type ExporterScope, runDcgmExporter } from "./exporter.ts";
 
 /** Flags of `fakegpu dcgm-exporter`. */
-export const DCGM_EXPORTER_FLAGS: FlagSpec[] = [
+export const FLAGS: FlagSpec[] = [
   ...CLIENT_FLAGS,
   {
     name: "node-scope",
@@ -84,7 +84,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<void> 
   await runRole({
     role: "dcgm-exporter",
     args,
-    flags: DCGM_EXPORTER_FLAGS,
+    flags: FLAGS,
     schema,
     signal,
     run: ({ flags, client, signal }) => {

@@ -11,7 +11,7 @@ import { WorkQueue } from "../core/work_queue.ts";
 import type { KubeClient, KubeObject } from "../core/kube/client.ts";
 import { RecentWrites } from "../core/recent_writes.ts";
 import { type Advertisement, advertisementNeedsWrite, desiredResources } from "./reconcile.ts";
-import { HAMI_NODE_ANNOTATIONS, hamiSharingOf, startHamiBinder } from "./hami_binder.ts";
+import { hamiSharingOf, startHamiBinder } from "./hami_binder.ts";
 
 /** Field manager of the node status writes. */
 export const DEVICE_PLUGIN_MANAGER = "fakegpu-device-plugin";
@@ -45,7 +45,6 @@ export async function runKwokDevicePlugin(
     signal,
     component: "device-plugin",
     onNodeChanged: (name) => queue.add(name),
-    nodeAnnotations: HAMI_NODE_ANNOTATIONS,
   });
   const hami = startHamiBinder(client, { fleet, workers: options.workers, signal });
   await fleet.ready;

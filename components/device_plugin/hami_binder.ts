@@ -14,10 +14,8 @@ import {
   formatRegister,
   HAMI_ALLOCATED_ANNOTATION,
   HAMI_BIND_PHASE_ANNOTATION,
-  HAMI_HANDSHAKE_ANNOTATION,
   HAMI_LOCK_ANNOTATION,
   HAMI_NODE_ANNOTATION,
-  HAMI_REGISTER_ANNOTATION,
   HAMI_TO_ALLOCATE_ANNOTATION,
   hamiNodeAnnotations,
   registeredGpus,
@@ -31,9 +29,6 @@ import { WorkQueue } from "../core/work_queue.ts";
 import { KubeApiError, type KubeClient, type KubeObject } from "../core/kube/client.ts";
 import { emitEvent } from "../core/kube/events.ts";
 import { type Reflector, startReflector } from "../core/kube/reflector.ts";
-
-/** Node annotations the binder reads from the fleet watch. */
-export const HAMI_NODE_ANNOTATIONS = [HAMI_REGISTER_ANNOTATION, HAMI_HANDSHAKE_ANNOTATION];
 
 /** Pod annotations the binder keeps of each pod. */
 const POD_ANNOTATIONS = [

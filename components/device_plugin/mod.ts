@@ -14,7 +14,7 @@ import { runKwokDevicePlugin } from "./controller.ts";
 import { DEVICE_PLUGIN_DIR, POD_RESOURCES_SOCKET } from "./kubelet_paths.ts";
 
 /** Flags of `fakegpu device-plugin`. */
-export const DEVICE_PLUGIN_FLAGS: FlagSpec[] = [
+export const FLAGS: FlagSpec[] = [
   ...COMMON_FLAGS,
   {
     name: "node-scope",
@@ -46,7 +46,7 @@ export const DEVICE_PLUGIN_FLAGS: FlagSpec[] = [
 ];
 
 /**
- * The schema of {@link DEVICE_PLUGIN_FLAGS}; `nodeNameFromEnv` is `$NODE_NAME`. Scope `this-node` needs a node
+ * The schema of {@link FLAGS}; `nodeNameFromEnv` is `$NODE_NAME`. Scope `this-node` needs a node
  * name and turns leader election off: each node's process serves its own kubelet.
  */
 export function devicePluginFlagsSchema(nodeNameFromEnv?: string) {
@@ -66,7 +66,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<void> 
   await runRole({
     role: "device-plugin",
     args,
-    flags: DEVICE_PLUGIN_FLAGS,
+    flags: FLAGS,
     schema: devicePluginFlagsSchema(Deno.env.get("NODE_NAME")),
     signal,
     run: async ({ flags, client, signal }) =>

@@ -21,7 +21,7 @@ import {
 } from "./kubelet_dra.ts";
 
 /** Flags of `fakegpu dra-plugin`. */
-export const DRA_PLUGIN_FLAGS: FlagSpec[] = [
+export const FLAGS: FlagSpec[] = [
   ...COMMON_FLAGS,
   {
     name: "node-scope",
@@ -57,7 +57,7 @@ export const DRA_PLUGIN_FLAGS: FlagSpec[] = [
 ];
 
 /**
- * The schema of {@link DRA_PLUGIN_FLAGS}; `nodeNameFromEnv` is `$NODE_NAME`. Scope `this-node` needs a node
+ * The schema of {@link FLAGS}; `nodeNameFromEnv` is `$NODE_NAME`. Scope `this-node` needs a node
  * name and turns leader election off: each node's process publishes its own slice.
  */
 export function draPluginFlagsSchema(nodeNameFromEnv?: string) {
@@ -75,7 +75,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<void> 
   await runRole({
     role: "dra-plugin",
     args,
-    flags: DRA_PLUGIN_FLAGS,
+    flags: FLAGS,
     schema: draPluginFlagsSchema(Deno.env.get("NODE_NAME")),
     signal,
     run: async ({ flags, client, signal }) => {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { parseFlags, UsageError } from "../core/flags.ts";
-import { DRA_PLUGIN_FLAGS, draPluginFlagsSchema } from "./mod.ts";
+import { draPluginFlagsSchema, FLAGS } from "./mod.ts";
 
 const parse = (args: string[], nodeNameFromEnv?: string) =>
-  parseFlags(args, DRA_PLUGIN_FLAGS, draPluginFlagsSchema(nodeNameFromEnv), { env: {} });
+  parseFlags(args, FLAGS, draPluginFlagsSchema(nodeNameFromEnv), { env: {} });
 
 Deno.test("dra-plugin flags: scope kwok is leader-elected by default", () => {
   const flags = parse([]);

@@ -12,7 +12,7 @@ import { runStatusUpdaterController } from "./controller.ts";
 import { DEFAULT_RESERVATION_NAMESPACE } from "./kai_fractions.ts";
 
 /** Flags of `fakegpu status-updater`. */
-export const STATUS_UPDATER_FLAGS: FlagSpec[] = [
+export const FLAGS: FlagSpec[] = [
   ...COMMON_FLAGS,
   { name: "workers", description: "nodes reconciled at the same time", defaultText: "8" },
   {
@@ -35,7 +35,7 @@ export async function main(args: string[], signal?: AbortSignal): Promise<void> 
   await runRole({
     role: "status-updater",
     args,
-    flags: STATUS_UPDATER_FLAGS,
+    flags: FLAGS,
     schema,
     signal,
     run: ({ flags, client, signal }) =>

@@ -16,6 +16,8 @@
  * GPUs, and K full scrapes of its `/metrics` are timed, one every `--scrape-interval-ms` (default 1000).
  * `deno task bench:dcgm`: 1000 nodes × 8 GPUs (a100 and h100), 1000 pods, 30 scrapes.
  * `--cpu-prof DIR`: the roles write V8 CPU profiles into DIR when they stop.
+ * `--one-process`: status-updater and the KWOK device plugin run as one process
+ * (`fakegpu status-updater+device-plugin`, sharing one fleet watch), as `local-fleet` runs them.
  */
 import { parseArgs } from "node:util";
 import { startControlPlane } from "../../components/local_fleet/control_plane.ts";
@@ -44,6 +46,7 @@ const { values } = parseArgs({
     pods: { type: "string", default: "0" },
     "scrape-interval-ms": { type: "string", default: "1000" },
     "cpu-prof": { type: "string" },
+    "one-process": { type: "boolean", default: false },
   },
 });
 const binDir = values["bin-dir"] ?? Deno.env.get("FAKEGPU_CLUSTER_BIN");
@@ -98,9 +101,10 @@ const quiet = {
 };
 const scrapes = Number(values.scrapes);
 const metricsPort = freePort();
+const UPDATER = values["one-process"] ? "status-updater+device-plugin" : "status-updater";
 const roles = values.bare ? [] : [
-  await startRole("status-updater", roleArgs, quiet),
-  await startRole("device-plugin", roleArgs, quiet),
+  await startRole(UPDATER, roleArgs, quiet),
+  ...(values["one-process"] ? [] : [await startRole("device-plugin", roleArgs, quiet)]),
   ...(scrapes > 0
     ? [await startRole("dcgm-exporter", [...roleArgs, "-a", `127.0.0.1:${metricsPort}`], quiet)]
     : []),
@@ -214,7 +218,7 @@ console.log(
 );
 const churn = Number(values.churn);
 if (churn > 0) {
-  const updater = roles.find((r) => r.role === "status-updater")!;
+  const updater = roles.find((r) => r.role === UPDATER)!;
   const cpuBefore = (await procStats(updater.pid)).cpuSeconds;
   const times = await runPodChurn(client, churn, NS);
   const after = await procStats(updater.pid);
@@ -222,7 +226,7 @@ if (churn > 0) {
     `pod churn: ${churn} one-GPU pods Running and holding their GPUs in ${
       times.holdersSeconds.toFixed(1)
     } s, ` +
-      `every GPU free ${times.freedSeconds.toFixed(1)} s after deleting them; status-updater peak RSS ` +
+      `every GPU free ${times.freedSeconds.toFixed(1)} s after deleting them; ${UPDATER} peak RSS ` +
       `${after.peakRssMiB.toFixed(0)} MiB, CPU ${
         (after.cpuSeconds - cpuBefore).toFixed(1)
       } s during the churn`,

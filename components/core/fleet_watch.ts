@@ -136,22 +136,50 @@ interface FleetSource {
   nodes: Reflector<NodeObject>;
   states: Map<string, StateEntry>;
   names(): string[];
-  stop(): void;
 }
 
-/** Sources shared by the roles of one process, by what they watch; empty unless {@link shareFleetWatches}. */
-const sharedSources = new Map<string, FleetSource>();
 let sharing = false;
 
 /**
  * Makes the roles of this process share their fleet watches: views of the same cluster, namespace, topology
- * and node set use one Node watch, one state watch (each state decoded once) and one topology watch. Nodes
- * are then watched with their status. Used when several roles run in one process; the shared watches use
- * the client of the role that started them, so the roles stop together.
+ * and node set use one Node watch and one topology watch, and every reader of node states one state watch
+ * (each state decoded once). Nodes are then watched with their status. Used when several roles run in one
+ * process; the shared watches use the client of the role that started them, so the roles stop together.
  */
 export function shareFleetWatches(): void {
   sharing = true;
 }
+
+/** Watches the roles of this process share by what they watch, each stopped when its last user leaves. */
+class SharedWatches<T> {
+  #running = new Map<string, { value: T; users: number; stop: AbortController }>();
+
+  /**
+   * The watch `key` names (started by `start` unless shared and running), used until `signal` aborts;
+   * `onLeave` then runs. Without {@link shareFleetWatches} every call starts its own.
+   */
+  join(key: string, signal: AbortSignal, start: (signal: AbortSignal) => T, onLeave: (value: T) => void): T {
+    let running = sharing ? this.#running.get(key) : undefined;
+    if (!running) {
+      const stop = new AbortController();
+      running = { value: start(stop.signal), users: 0, stop };
+      if (sharing) this.#running.set(key, running);
+    }
+    const joined = running;
+    joined.users++;
+    const leave = () => {
+      onLeave(joined.value);
+      if (--joined.users > 0) return;
+      joined.stop.abort();
+      if (this.#running.get(key) === joined) this.#running.delete(key);
+    };
+    if (signal.aborted) queueMicrotask(leave);
+    else signal.addEventListener("abort", leave, { once: true });
+    return joined.value;
+  }
+}
+
+const fleetSources = new SharedWatches<FleetSource>();
 
 /** Starts watching topology, Nodes and state ConfigMaps (or joins this process's shared watches). */
 export function watchFleet(client: KubeClient, options: FleetWatchOptions): FleetWatch {
@@ -167,46 +195,37 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
     options.topologyFile ?? "",
     options.node ?? "",
   ]);
-  let source = sharing ? sharedSources.get(key) : undefined;
-  if (!source) {
-    source = startFleetSource(client, options, sharing || subscriber.readsNodeStatus);
-    if (sharing) sharedSources.set(key, source);
-  }
-  const joined = source;
-  joined.subscribers.add(subscriber);
-  const leave = () => {
-    joined.subscribers.delete(subscriber);
-    if (joined.subscribers.size > 0) return;
-    joined.stop();
-    if (sharedSources.get(key) === joined) sharedSources.delete(key);
-  };
-  if (options.signal.aborted) leave();
-  else options.signal.addEventListener("abort", leave, { once: true });
+  const source = fleetSources.join(
+    key,
+    options.signal,
+    (signal) => startFleetSource(client, options, signal, sharing || subscriber.readsNodeStatus),
+    (left) => left.subscribers.delete(subscriber),
+  );
+  source.subscribers.add(subscriber);
 
   return {
-    ready: joined.ready.then(() => {
+    ready: source.ready.then(() => {
       if (options.signal.aborted) return;
       subscriber.ready = true;
-      for (const name of joined.names()) subscriber.onNodeChanged(name);
+      for (const name of source.names()) subscriber.onNodeChanged(name);
     }),
     topology: () => {
-      const topology = joined.topology();
+      const topology = source.topology();
       if (!topology) throw new Error("Topology is not loaded yet");
       return topology;
     },
-    node: (name) => joined.nodes.store.get(name),
-    state: (name) => joined.states.get(name),
-    nodeNames: () => joined.names(),
+    node: (name) => source.nodes.store.get(name),
+    state: (name) => source.states.get(name),
+    nodeNames: () => source.names(),
   };
 }
 
 function startFleetSource(
   client: KubeClient,
   options: FleetWatchOptions,
+  signal: AbortSignal,
   readsNodeStatus: boolean,
 ): FleetSource {
-  const stop = new AbortController();
-  const signal = stop.signal;
   const subscribers = new Set<Subscriber>();
   let topology: ClusterTopology | undefined;
   const states = new Map<string, StateEntry>();
@@ -267,7 +286,6 @@ function startFleetSource(
     nodes,
     states,
     names,
-    stop: () => stop.abort(),
   };
 }
 
@@ -283,29 +301,57 @@ export interface NodeStatesWatchOptions {
   onChange: (node: string, entry: StateEntry | undefined) => void;
 }
 
+/** One state watch and everyone reading it. */
+interface StatesHub {
+  reflector: Reflector<ConfigMapObject>;
+  entries: Map<string, StateEntry>;
+  readers: Set<NodeStatesWatchOptions["onChange"]>;
+}
+
+const stateWatches = new SharedWatches<StatesHub>();
+
 /**
  * Watches the node state ConfigMaps (list+watch) and hands each node's decoded state to `onChange`; an
- * invalid state is logged and handed on without `state`.
+ * invalid state is logged and handed on without `state`. A reader joining a shared watch first gets every
+ * state it already holds.
  */
 export function watchNodeStates(
   client: KubeClient,
   options: NodeStatesWatchOptions,
 ): Reflector<ConfigMapObject> {
-  return startReflector<ConfigMapObject>(client, {
+  const hub = stateWatches.join(
+    JSON.stringify([client.server, options.namespace, options.node ?? ""]),
+    options.signal,
+    (signal) => startStatesHub(client, options, signal),
+    (left) => left.readers.delete(options.onChange),
+  );
+  for (const [node, entry] of hub.entries) options.onChange(node, entry);
+  hub.readers.add(options.onChange);
+  return hub.reflector;
+}
+
+function startStatesHub(client: KubeClient, options: NodeStatesWatchOptions, signal: AbortSignal): StatesHub {
+  const entries = new Map<string, StateEntry>();
+  const readers = new Set<NodeStatesWatchOptions["onChange"]>();
+  const reflector = startReflector<ConfigMapObject>(client, {
     name: "node-states",
     path: `/api/v1/namespaces/${options.namespace}/configmaps`,
     labelSelector: STATE_SELECTOR,
     fieldSelector: options.node === undefined
       ? undefined
       : `metadata.name=${stateConfigMapName(options.node)}`,
-    signal: options.signal,
+    signal,
     onChange: (change) => {
       if (change.type === "synced") return;
       const node = change.object.metadata?.annotations?.[STATE_NODE_ANNOTATION];
       if (!node) return;
-      options.onChange(node, change.type === "delete" ? undefined : decodeEntry(change.object, node));
+      const entry = change.type === "delete" ? undefined : decodeEntry(change.object, node);
+      if (entry) entries.set(node, entry);
+      else entries.delete(node);
+      for (const read of readers) read(node, entry);
     },
   });
+  return { reflector, entries, readers };
 }
 
 function decodeEntry(configMap: ConfigMapObject, node: string): StateEntry {

@@ -30,3 +30,15 @@ export function requestsBetween(
 ): number {
   return (after.get(key) ?? 0) - (before.get(key) ?? 0);
 }
+
+/** Watches open on the API server now (`apiserver_longrunning_requests`, verb WATCH), by resource. */
+export async function openWatches(client: KubeClient): Promise<Map<string, number>> {
+  const text = String(await client.get<string>("/metrics"));
+  const counts = new Map<string, number>();
+  for (const match of text.matchAll(/^apiserver_longrunning_requests\{([^}]*)\} (\S+)$/gm)) {
+    const labels = Object.fromEntries([...match[1].matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (labels.verb !== "WATCH") continue;
+    counts.set(labels.resource, (counts.get(labels.resource) ?? 0) + Number(match[2]));
+  }
+  return counts;
+}

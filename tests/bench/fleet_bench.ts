@@ -16,6 +16,7 @@
  * GPUs, and K full scrapes of its `/metrics` are timed, one every `--scrape-interval-ms` (default 1000).
  * `deno task bench:dcgm`: 1000 nodes × 8 GPUs (a100 and h100), 1000 pods, 30 scrapes.
  * `--cpu-prof DIR`: the roles write V8 CPU profiles into DIR when they stop.
+ * `--v8-flags F`: further V8 flags for the roles (after `ROLE_V8_FLAGS`), to measure a trade-off.
  * `--one-process`: status-updater and the KWOK device plugin run as one process
  * (`fakegpu status-updater+device-plugin`, sharing one fleet watch), as `local-fleet` runs them.
  */
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     "scrape-interval-ms": { type: "string", default: "1000" },
     "cpu-prof": { type: "string" },
     "one-process": { type: "boolean", default: false },
+    "v8-flags": { type: "string" },
   },
 });
 const binDir = values["bin-dir"] ?? Deno.env.get("FAKEGPU_CLUSTER_BIN");
@@ -97,7 +99,10 @@ const roleArgs = ["--kubeconfig", plane.kubeconfigPath, "--namespace", NS];
 const quiet = {
   logDir,
   env: { FAKEGPU_LOG_LEVEL: "warn" },
-  denoFlags: values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [],
+  denoFlags: [
+    ...values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : [],
+    ...values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : [],
+  ],
 };
 const scrapes = Number(values.scrapes);
 const metricsPort = freePort();

@@ -17,6 +17,8 @@
  * `deno task bench:dcgm`: 1000 nodes × 8 GPUs (a100 and h100), 1000 pods, 30 scrapes.
  * `--cpu-prof DIR`: the roles write V8 CPU profiles into DIR when they stop.
  * `--v8-flags F`: further V8 flags for the roles (after `ROLE_V8_FLAGS`), to measure a trade-off.
+ * `--apiserver-profile FILE`: a Go CPU profile of kube-apiserver over the window after the first create
+ * (`go tool pprof -top FILE`).
  * `--one-process`: status-updater and the KWOK device plugin run as one process
  * (`fakegpu status-updater+device-plugin`, sharing one fleet watch), as `local-fleet` runs them.
  */
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     "cpu-prof": { type: "string" },
     "one-process": { type: "boolean", default: false },
     "v8-flags": { type: "string" },
+    "apiserver-profile": { type: "string" },
   },
 });
 const binDir = values["bin-dir"] ?? Deno.env.get("FAKEGPU_CLUSTER_BIN");
@@ -174,6 +177,9 @@ await nodes.synced;
 
 const requestsBefore = await apiRequestCounts(client);
 const planeCpuBefore = await controlPlaneCpuSeconds(plane.clusterDir);
+const apiserverProfile = values["apiserver-profile"]
+  ? profileApiserver(values["apiserver-profile"])
+  : undefined;
 const start = performance.now();
 const queue = [...plan];
 await Promise.all(
@@ -193,6 +199,7 @@ const end = performance.now();
 const windowMs = Number(values["window-s"]) * 1000;
 await new Promise((r) => setTimeout(r, Math.max(0, start + windowMs - performance.now())));
 const planeCpu = await controlPlaneCpuSeconds(plane.clusterDir) - planeCpuBefore;
+await apiserverProfile;
 const requestsAfter = await apiRequestCounts(client);
 
 console.log(`nodes created in ${seconds(createdAll - start)}`);
@@ -250,6 +257,21 @@ if (stats.length) {
 }
 stop.abort();
 await Promise.all(roles.map((r) => r.stop()));
+
+/** Writes kube-apiserver's CPU profile over `--window-s` seconds into `file` (kubectl get --raw). */
+async function profileApiserver(file: string): Promise<void> {
+  const out = await new Deno.Command(`${binDir}/kubectl`, {
+    args: [
+      "--kubeconfig",
+      plane.kubeconfigPath,
+      "get",
+      "--raw",
+      `/debug/pprof/profile?seconds=${values["window-s"]}`,
+    ],
+    stdout: "piped",
+  }).output();
+  await Deno.writeFile(file, out.stdout);
+}
 
 /** Runs `--pods` one-GPU pods, waits until the exporter serves every GPU, and times `--scrapes` scrapes. */
 async function benchmarkScrapes(): Promise<void> {

@@ -32,6 +32,22 @@ export function isKwokNode(node: { metadata?: { annotations?: Record<string, str
 export interface NodeObject extends KubeObject {
   /** Node status (capacity and allocatable are what the device plugin writes). */
   status?: { capacity?: Record<string, string>; allocatable?: Record<string, string>; [k: string]: unknown };
+  /**
+   * Set by {@link slimNode} on a KWOK node read with its status: whether KWOK has initialized it (condition
+   * Ready is True). Absent when unknown (metadata-only watch) or not a KWOK node.
+   */
+  kwokInitialized?: boolean;
+}
+
+/**
+ * Whether the roles may write a node yet. KWOK initializes a new node with one status patch, and plays that
+ * again for every update it sees before its own patch has come back; the roles' label and status writes,
+ * sent within milliseconds of a node's creation, made it patch most nodes twice or three times. So a KWOK
+ * node is written only once KWOK's patch is visible (when the watch shows status), as a device plugin on a
+ * real node registers only once its kubelet runs.
+ */
+export function nodeWritable(node: NodeObject): boolean {
+  return node.kwokInitialized !== false;
 }
 
 /** Field managers whose ownership the roles read from `managedFields` (fakegpu's own). */
@@ -66,7 +82,13 @@ export function slimNode(node: NodeObject): NodeObject {
       ...(managed.length ? { managedFields: managed } : {}),
     },
     status: { capacity: node.status?.capacity, allocatable: node.status?.allocatable },
+    ...(node.status && isKwokNode(node) ? { kwokInitialized: isReady(node.status) } : {}),
   };
+}
+
+function isReady(status: NonNullable<NodeObject["status"]>): boolean {
+  const conditions = status.conditions as { type?: string; status?: string }[] | undefined;
+  return conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
 
 /** A ConfigMap as the roles read it. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isKwokNode, slimNode } from "./fleet_watch.ts";
+import { isKwokNode, nodeWritable, slimNode } from "./fleet_watch.ts";
 import { sameApartFromVersion } from "./kube/reflector.ts";
 import { ownedMapKeys } from "./managed_fields.ts";
 
@@ -74,4 +74,16 @@ Deno.test("sameApartFromVersion() of slim nodes ignores a heartbeat and sees a l
     true,
     "status not read",
   );
+});
+
+Deno.test("slimNode() tells whether KWOK has initialized a node: a KWOK node is written only after", () => {
+  assert.equal(slimNode(node).kwokInitialized, true);
+  assert.equal(nodeWritable(slimNode(node)), true);
+  const fresh = { ...node, status: { capacity: node.status.capacity } };
+  assert.equal(slimNode(fresh).kwokInitialized, false);
+  assert.equal(nodeWritable(slimNode(fresh)), false);
+  const metadataOnly = { metadata: node.metadata };
+  assert.equal(nodeWritable(slimNode(metadataOnly)), true, "unknown: written");
+  const real = { ...fresh, metadata: { ...node.metadata, annotations: {} } };
+  assert.equal(nodeWritable(slimNode(real)), true, "not a KWOK node: its kubelet runs the plugins");
 });

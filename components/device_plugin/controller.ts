@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isKwokNode, watchFleet } from "../core/fleet_watch.ts";
+import { isKwokNode, nodeWritable, watchFleet } from "../core/fleet_watch.ts";
 import { log } from "../core/log.ts";
 import { ownedMapKeys } from "../core/managed_fields.ts";
 import { WorkQueue } from "../core/work_queue.ts";
@@ -63,7 +63,7 @@ export async function runKwokDevicePlugin(
       state,
       hamiSplitCount: sharing?.splitCount,
     });
-    if (!desired) return;
+    if (!desired || !nodeWritable(node)) return;
     if (state && isKwokNode(node)) await hami.syncNode(node, state, sharing);
     const pending = writes.pending(name, node.metadata?.resourceVersion);
     const needsWrite = pending

@@ -17,7 +17,7 @@ import {
   slimPod,
 } from "../core/allocation.ts";
 import { gpuDevices } from "../core/identity.ts";
-import { isKwokNode, watchFleet } from "../core/fleet_watch.ts";
+import { isKwokNode, type NodeObject, nodeWritable, watchFleet } from "../core/fleet_watch.ts";
 import { gpuNodeLabels } from "../core/gfd_labels.ts";
 import { log } from "../core/log.ts";
 import { ownedMapKeys } from "../core/managed_fields.ts";
@@ -352,7 +352,8 @@ export async function runStatusUpdaterController(
     });
   }
 
-  async function applyLabels(name: string, node: KubeObject, desired: Record<string, string>): Promise<void> {
+  async function applyLabels(name: string, node: NodeObject, desired: Record<string, string>): Promise<void> {
+    if (!nodeWritable(node)) return;
     const pending = labelWrites.pending(name, node.metadata?.resourceVersion);
     const labels = pending ? labelsToApply(pending, new Set(Object.keys(pending)), desired) : labelsToApply(
       node.metadata?.labels ?? {},

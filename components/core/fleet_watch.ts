@@ -122,8 +122,8 @@ export interface FleetWatchOptions {
   /** Watch only this node and its state (a per-node process); default every node. */
   node?: string;
   /**
-   * Whether the role reads node status (capacity, allocatable): a status change then counts. Without it the
-   * Nodes are watched as metadata only, unless the watch is shared with a role that reads status.
+   * Whether the role reads node status (capacity, allocatable): a status change then counts. Nodes are
+   * watched with their status either way: it tells when KWOK has initialized a node ({@link nodeWritable}).
    * @default true
    */
   readsNodeStatus?: boolean;
@@ -165,8 +165,8 @@ let sharing = false;
 /**
  * Makes the roles of this process share their fleet watches: views of the same cluster, namespace, topology
  * and node set use one Node watch and one topology watch, and every reader of node states one state watch
- * (each state decoded once). Nodes are then watched with their status. Used when several roles run in one
- * process; the shared watches use the client of the role that started them, so the roles stop together.
+ * (each state decoded once). Used when several roles run in one process; the shared watches use the client of
+ * the role that started them, so the roles stop together.
  */
 export function shareFleetWatches(): void {
   sharing = true;
@@ -220,7 +220,7 @@ export function watchFleet(client: KubeClient, options: FleetWatchOptions): Flee
   const source = fleetSources.join(
     key,
     options.signal,
-    (signal) => startFleetSource(client, options, signal, sharing || subscriber.readsNodeStatus),
+    (signal) => startFleetSource(client, options, signal),
     (left) => left.subscribers.delete(subscriber),
   );
   source.subscribers.add(subscriber);
@@ -246,7 +246,6 @@ function startFleetSource(
   client: KubeClient,
   options: FleetWatchOptions,
   signal: AbortSignal,
-  readsNodeStatus: boolean,
 ): FleetSource {
   const subscribers = new Set<Subscriber>();
   let topology: ClusterTopology | undefined;
@@ -260,8 +259,6 @@ function startFleetSource(
     name: "nodes",
     path: "/api/v1/nodes",
     fieldSelector: options.node === undefined ? undefined : `metadata.name=${options.node}`,
-    // Read by nobody, node status is not watched: KWOK's status patches then carry no body.
-    metadataOnly: !readsNodeStatus,
     signal,
     transform: (node) => slimNode(node),
     onChange: (change) => {

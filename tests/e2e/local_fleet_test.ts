@@ -71,6 +71,8 @@ async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Pro
   const workdir = await Deno.makeTempDir({ prefix: "fakegpu-fleet-pipe-" });
   const metricsPort = freePort();
   const binDir = await findControlPlaneBinDir();
+  let spawned: Deno.ChildProcess | undefined;
+  let exited = false;
   try {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
@@ -89,6 +91,7 @@ async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Pro
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    spawned = child;
     const out = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     const err = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
     let progress = "";
@@ -96,7 +99,6 @@ async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Pro
       for (let r = await err.read(); !r.done; r = await err.read()) progress += r.value;
     })().catch(() => {});
     const text = await readUntil(out, /Press Ctrl-C/).catch((error) => {
-      child.kill("SIGKILL");
       throw new Error(`${error.message}\nstderr:\n${progress}`);
     });
     const kubeconfig = /export KUBECONFIG=(\S+)/.exec(text)![1];
@@ -106,11 +108,7 @@ async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Pro
     // etcd, kube-apiserver, controller-manager, scheduler, kwok, and the one process of the roles.
     assert.ok(pids.length >= 6, `control plane and roles running: ${pids.join(", ")}`);
     assert.equal(await refused(metricsPort), false, "dcgm-exporter listens");
-    await runtimeClassPodRuns(binDir, kubeconfig).catch(async (error) => {
-      child.kill("SIGINT");
-      await child.status;
-      throw error;
-    });
+    await runtimeClassPodRuns(binDir, kubeconfig);
 
     // The reader exits: both ends of its pipes close, later writes fail with BrokenPipe.
     await Promise.all([out.cancel(), err.cancel()]);
@@ -118,6 +116,7 @@ async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Pro
     if (signal) child.kill(signal);
     const timeout = setTimeout(() => child.kill("SIGKILL"), 90_000);
     const status = await child.status;
+    exited = true;
     clearTimeout(timeout);
     assert.notEqual(status.signal, "SIGKILL", "local-fleet finished its teardown by itself");
 
@@ -126,6 +125,14 @@ async function fleetTornDownWhenReaderGoes(signal: Deno.Signal | undefined): Pro
     assert.equal(await refused(metricsPort), true, "dcgm-exporter port closed");
     assert.deepEqual(await Array.fromAsync(Deno.readDir(workdir)), [], "nothing left in the work directory");
   } finally {
+    // A failed step must not leave the fleet running: local-fleet tears down on SIGINT.
+    if (spawned && !exited) {
+      const fleet = spawned;
+      fleet.kill("SIGINT");
+      const timeout = setTimeout(() => fleet.kill("SIGKILL"), 30_000);
+      await fleet.status;
+      clearTimeout(timeout);
+    }
     await Deno.remove(workdir, { recursive: true });
   }
 }

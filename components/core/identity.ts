@@ -50,21 +50,6 @@ function dashed(hex32: string): string {
   return hex32.replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, "$1-$2-$3-$4-$5");
 }
 
-/** UUID and serial by node name and index: hashing them again on every reconcile of a 1000-node fleet adds up. */
-const hashedIds = new Map<string, { uuid: string; serial: string }>();
-const HASHED_IDS_MAX = 100_000;
-
-function hashedIdentity(nodeName: string, index: number): { uuid: string; serial: string } {
-  const key = `${nodeName}/${index}`;
-  let ids = hashedIds.get(key);
-  if (!ids) {
-    if (hashedIds.size >= HASHED_IDS_MAX) hashedIds.clear();
-    ids = { uuid: gpuUuid(nodeName, index), serial: serialNumber(nodeName, index) };
-    hashedIds.set(key, ids);
-  }
-  return ids;
-}
-
 function gpuUuid(nodeName: string, index: number): string {
   return "GPU-" + dashed(hex(sha1(`fakegpu/gpu/${nodeName}/${index}`)).slice(0, 32));
 }
@@ -89,22 +74,39 @@ function pciBusId(model: GpuModel, index: number): string {
 }
 
 /**
+ * Devices by node, model and count: deriving them again (two SHA-1 per GPU) on every reconcile of a 1000-node
+ * fleet adds up. Frozen, as every caller gets the same objects.
+ */
+const derived = new Map<string, readonly GpuDevice[]>();
+const DERIVED_MAX = 20_000;
+
+/**
  * The identities of the GPUs on one node, index 0 to `count - 1` (the index is also the minor number).
- * The same node name, model layout and count always give the same devices.
+ * The same node name, model layout and count always give the same devices (frozen: they are shared).
  *
  * @param nodeName Kubernetes node name.
  * @param model The GPU model; its form factor (and `superchip`) decides the PCI bus layout.
  * @param count GPUs on the node.
  * @throws {RangeError} When `count` is not a non-negative integer.
  */
-export function gpuDevices(nodeName: string, model: GpuModel, count: number): GpuDevice[] {
+export function gpuDevices(nodeName: string, model: GpuModel, count: number): readonly GpuDevice[] {
   if (!Number.isInteger(count) || count < 0) {
     throw new RangeError(`Cannot derive GPU identities: count must be a non-negative integer, got ${count}`);
   }
-  return Array.from({ length: count }, (_, index) => {
-    const { uuid, serial } = hashedIdentity(nodeName, index);
-    return { index, uuid, pciBusId: pciBusId(model, index), serial };
-  });
+  const key = `${nodeName}/${model.formFactor}/${model.superchip ?? false}/${count}`;
+  let devices = derived.get(key);
+  if (!devices) {
+    devices = Object.freeze(Array.from({ length: count }, (_, index) =>
+      Object.freeze({
+        index,
+        uuid: gpuUuid(nodeName, index),
+        pciBusId: pciBusId(model, index),
+        serial: serialNumber(nodeName, index),
+      })));
+    if (derived.size >= DERIVED_MAX) derived.clear();
+    derived.set(key, devices);
+  }
+  return devices;
 }
 
 /**

@@ -25,6 +25,6 @@ export function testState(node: string, key: string, count: number, gpuOffer?: G
     migStrategy: "none",
     otherResources: {},
     ...(gpuOffer ? { gpuOffer } : {}),
-    devices: gpuDevices(node, model, count),
+    devices: gpuDevices(node, model, count).map((d) => ({ ...d })),
   };
 }

@@ -29,7 +29,7 @@ function twoGpuNode(
     gpu: { product: model.name, model: model.key, memoryMiB: model.memoryMiB, driverVersion, cudaVersion },
     migStrategy: "mixed",
     otherResources: {},
-    devices: devices(gpuDevices(node, model, 2), model),
+    devices: devices([...gpuDevices(node, model, 2)], model),
   };
 }
 

@@ -4,7 +4,7 @@ import { gpuDevices } from "../core/identity.ts";
 import { selectGpus, visibleDevices } from "./visible.ts";
 import { gpuView } from "./view.ts";
 
-const devices = gpuDevices("kwok-h100-0", findGpuModel("h100")!, 4);
+const devices = [...gpuDevices("kwok-h100-0", findGpuModel("h100")!, 4)];
 
 Deno.test("NVIDIA_VISIBLE_DEVICES: unset and all show every GPU, none/void/empty none, else indices or UUIDs", () => {
   assert.equal(visibleDevices(devices, undefined).length, 4);

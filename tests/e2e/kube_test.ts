@@ -356,35 +356,6 @@ Deno.test({
       await reflector.stopped;
     });
 
-    await t.step("a metadata-only reflector lists and watches labels without the data", async () => {
-      const controller = new AbortController();
-      await direct.create(CONFIGMAPS, configMap("meta-listed", { v: "0" }, { test: "meta" }));
-      const reflector = startReflector<ConfigMap>(direct, {
-        path: CONFIGMAPS,
-        labelSelector: "test=meta",
-        metadataOnly: true,
-        signal: controller.signal,
-      });
-      await reflector.synced;
-      await direct.create(CONFIGMAPS, configMap("meta-watched", { v: "1" }, { test: "meta" }));
-      await direct.mergePatch(`${CONFIGMAPS}/meta-watched`, { metadata: { labels: { extra: "yes" } } });
-      await waitFor(
-        "the relabelled ConfigMap",
-        () =>
-          Promise.resolve(
-            reflector.store.get(`${NAMESPACE}/meta-watched`)?.metadata?.labels?.extra === "yes",
-          ),
-        { timeoutMs: 10_000 },
-      );
-      for (const name of ["meta-listed", "meta-watched"]) {
-        const object = reflector.store.get(`${NAMESPACE}/${name}`);
-        assert.equal(object?.metadata?.labels?.test, "meta");
-        assert.equal(object?.data, undefined);
-      }
-      controller.abort();
-      await reflector.stopped;
-    });
-
     /** Runs `fn` with a ConfigMap reflector whose client reaches the apiserver through a cuttable proxy. */
     async function throughProxy(
       mode: "direct TLS" | "TLS bridge",

@@ -11,8 +11,6 @@
  * - Every request has a timeout (default 30 s), so a silently dead connection cannot hang a caller.
  * - Watches stream newline-delimited JSON on a dedicated connection; a reset or an abort ends the iteration
  *   with an error at once.
- * - `metadataOnly` lists and watches ask for `PartialObjectMetadata`: the server sends each object's metadata
- *   without spec and status, so a role that reads only labels and annotations does not decode the rest.
  *
  * @example
  * ```ts ignore
@@ -38,7 +36,6 @@ const RETRY_BACKOFF = { initialMs: 250, maxMs: 4000, jitter: 0.5 };
 const MAX_RETRY_AFTER_MS = 10_000;
 const DEFAULT_PAGE_SIZE = 500;
 const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
-const METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
 const METADATA_OBJECT_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 /** Any Kubernetes object, as JSON. */
@@ -155,8 +152,6 @@ export interface ListOptions extends RequestOptions {
    * @default {500}
    */
   limit?: number;
-  /** Lists only each object's metadata (`PartialObjectMetadata`: no spec, no status). */
-  metadataOnly?: boolean;
 }
 
 /** Options of {@link KubeClient.mergePatch}. */
@@ -195,8 +190,6 @@ export interface WatchOptions {
   timeoutSeconds?: number;
   /** Ends the watch; the iteration then throws the abort reason. */
   signal: AbortSignal;
-  /** Watches only each object's metadata (`PartialObjectMetadata`: no spec, no status). */
-  metadataOnly?: boolean;
 }
 
 /** A page-merged list: all items and the list's resource version. */
@@ -429,7 +422,6 @@ class HttpKubeClient implements KubeClient {
       try {
         page = await this.#send("GET", path, {
           query,
-          accept: options.metadataOnly ? METADATA_LIST_ACCEPT : undefined,
           retry: "idempotent",
           signal: options.signal,
         }) as ListPage<T>;
@@ -526,11 +518,7 @@ class HttpKubeClient implements KubeClient {
     ]);
     try {
       const response = await fetch(`${this.#transport.baseUrl}${url}`, {
-        headers: this.#headers(
-          credentials,
-          undefined,
-          options.metadataOnly ? METADATA_OBJECT_ACCEPT : undefined,
-        ),
+        headers: this.#headers(credentials),
         client,
         signal,
       });

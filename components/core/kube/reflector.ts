@@ -57,8 +57,6 @@ export interface ReflectorOptions<T> {
   watchTimeoutSeconds?: number;
   /** Name used in logs; defaults to the path. */
   name?: string;
-  /** Lists and watches only each object's metadata (no spec, no status): less to send and decode. */
-  metadataOnly?: boolean;
   /**
    * Trims each object before it is stored and handed to `onChange` (keep `metadata.name`, `namespace`
    * and `resourceVersion`), so a large collection costs only the fields the caller reads.
@@ -213,7 +211,6 @@ class ReflectorRunner<T extends KubeObject> implements Reflector<T> {
     const { items, resourceVersion } = await this.#client.list<T>(this.#options.path, {
       labelSelector: this.#options.labelSelector,
       fieldSelector: this.#options.fieldSelector,
-      metadataOnly: this.#options.metadataOnly,
       signal: this.#options.signal,
     });
     const transform = this.#options.transform;
@@ -262,7 +259,6 @@ class ReflectorRunner<T extends KubeObject> implements Reflector<T> {
         labelSelector: this.#options.labelSelector,
         fieldSelector: this.#options.fieldSelector,
         timeoutSeconds: this.#options.watchTimeoutSeconds ?? 300,
-        metadataOnly: this.#options.metadataOnly,
         signal,
       });
       for await (const event of events) {

@@ -34,7 +34,7 @@ export interface NodeObject extends KubeObject {
   status?: { capacity?: Record<string, string>; allocatable?: Record<string, string>; [k: string]: unknown };
   /**
    * Set by {@link slimNode} on a KWOK node read with its status: whether KWOK has initialized it (condition
-   * Ready is True). Absent when unknown (metadata-only watch) or not a KWOK node.
+   * Ready is True). Absent on a node read without status and on other nodes.
    */
   kwokInitialized?: boolean;
 }
@@ -43,7 +43,7 @@ export interface NodeObject extends KubeObject {
  * Whether the roles may write a node yet. KWOK initializes a new node with one status patch, and plays that
  * again for every update it sees before its own patch has come back; the roles' label and status writes,
  * sent within milliseconds of a node's creation, made it patch most nodes twice or three times. So a KWOK
- * node is written only once KWOK's patch is visible (when the watch shows status), as a device plugin on a
+ * node is written only once KWOK's patch is visible, as a device plugin on a
  * real node registers only once its kubelet runs.
  */
 export function nodeWritable(node: NodeObject): boolean {

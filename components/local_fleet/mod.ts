@@ -180,8 +180,7 @@ export async function main(args: string[]): Promise<void> {
     await ensureObject(client, "/apis/node.k8s.io/v1/runtimeclasses", NVIDIA_RUNTIME_CLASS);
     say(`creating ${plan.length} KWOK nodes`);
     for (const node of plan) await ensureObject(client, "/api/v1/nodes", node.object);
-    // One process runs every role (one runtime, one shared fleet watch): about a quarter of the memory of
-    // one process per role.
+    // One process runs every role: one runtime and one shared fleet watch instead of one of each per role.
     const roles = [
       "status-updater",
       "device-plugin",
